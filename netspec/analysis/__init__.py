@@ -1,0 +1,58 @@
+"""Analyses of an elaborated graph; none of them imports torch."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from netspec.analysis.cost import LayerCost, Totals, costs
+from netspec.ir.graph import Graph
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The result of `netspec.analyze`: the checked graph, per-layer costs and totals."""
+
+    graph: Graph
+
+    @cached_property
+    def _costs(self) -> tuple[list[LayerCost], Totals]:
+        return costs(self.graph)
+
+    @property
+    def layers(self) -> list[LayerCost]:
+        return self._costs[0]
+
+    @property
+    def totals(self) -> Totals:
+        return self._costs[1]
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.graph.input.shape
+
+    @property
+    def outputs(self) -> dict[str, tuple[int, ...]]:
+        return {o.name: self.graph.node(o.node).shape for o in self.graph.outputs}
+
+    def as_dict(self) -> dict:
+        """The JSON form of `netspec summary --format json`; fields are only ever added."""
+        return {
+            "network": self.name,
+            "params_set": {k: v for k, v in self.graph.params},
+            "input": list(self.input_shape),
+            "outputs": {name: list(shape) for name, shape in self.outputs.items()},
+            "conventions": {
+                "macs": "multiply-accumulates of conv and linear layers (bias adds excluded); FLOPs = 2 x MACs",
+                "shapes": "per sample, channels first; the batch dimension is not counted",
+                "bytes": "float32",
+            },
+            "totals": self.totals.as_dict(),
+            "layers": [c.as_dict() for c in self.layers],
+        }
+
+
+__all__ = ["Analysis"]

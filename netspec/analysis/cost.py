@@ -1,0 +1,100 @@
+"""Static costs per layer and in total: parameters, buffers, MACs, other element-wise ops, activation memory."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netspec.ir.graph import Graph, Node
+from netspec.ops.base import Shape, numel
+
+BYTES_PER_ELEMENT = 4  # float32
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """What one node costs. MACs = multiply-accumulates of conv/linear (FLOPs ≈ 2 × MACs)."""
+
+    name: str
+    op: str
+    output_shape: Shape
+    params: int
+    buffers: int
+    macs: int
+    elementwise: int  # bias adds, activations, normalization, merges: reported apart from MACs
+    activations: int  # elements of the output, per sample
+    line: int
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "op": self.op,
+            "output_shape": list(self.output_shape),
+            "params": self.params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "elementwise_ops": self.elementwise,
+            "activations": self.activations,
+            "line": self.line,
+        }
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    buffers: int
+    macs: int
+    elementwise: int
+    activations: int  # sum of every layer's output elements, per sample
+    input_elements: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def param_bytes(self) -> int:
+        return self.params * BYTES_PER_ELEMENT
+
+    @property
+    def activation_bytes(self) -> int:
+        return self.activations * BYTES_PER_ELEMENT
+
+    def as_dict(self) -> dict:
+        return {
+            "params": self.params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "flops": self.flops,
+            "elementwise_ops": self.elementwise,
+            "activations": self.activations,
+            "param_bytes": self.param_bytes,
+            "activation_bytes": self.activation_bytes,
+        }
+
+
+def layer_cost(graph: Graph, node: Node) -> LayerCost:
+    op = node.opdef
+    inputs = graph.input_shapes(node)
+    return LayerCost(
+        name=node.name,
+        op=node.op,
+        output_shape=node.shape,
+        params=op.params(node.attrs, inputs),
+        buffers=op.buffers(node.attrs, inputs),
+        macs=op.macs(node.attrs, inputs, node.shape),
+        elementwise=op.elementwise(node.attrs, inputs, node.shape),
+        activations=numel(node.shape),
+        line=node.span.line,
+    )
+
+
+def costs(graph: Graph) -> tuple[list[LayerCost], Totals]:
+    layers = [layer_cost(graph, node) for node in graph.layers()]
+    totals = Totals(
+        params=sum(c.params for c in layers),
+        buffers=sum(c.buffers for c in layers),
+        macs=sum(c.macs for c in layers),
+        elementwise=sum(c.elementwise for c in layers),
+        activations=sum(c.activations for c in layers),
+        input_elements=numel(graph.input.shape),
+    )
+    return layers, totals

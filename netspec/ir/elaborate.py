@@ -1,0 +1,546 @@
+"""AST → IR graph: expands blocks and repeats, evaluates expressions, checks every shape."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from netspec.errors import DiagnosticSink, NetspecError, Note, Span, SpecError, did_you_mean
+from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
+from netspec.ir.naming import finalize_names
+from netspec.ir.values import MISSING, Evaluator, Poisoned, Tensor, describe
+from netspec.ops import all_ops, lookup
+from netspec.ops.base import REQUIRED, Attrs, OpError, Symbol
+from netspec.syntax import ast
+from netspec.syntax.parser import parse, parse_file
+
+MAX_REPEAT = 10_000
+MAX_NODES = 200_000
+
+
+@dataclass
+class Library:
+    """Every block visible to a spec: its own and those it imports, with where each came from."""
+
+    blocks: dict[str, ast.BlockDef] = field(default_factory=dict)
+
+
+@dataclass
+class Scope:
+    """Names visible while elaborating one block instance (or the network body)."""
+
+    values: dict[str, Any]
+    defined_at: dict[str, tuple[Span, tuple]]
+    frames: tuple[Frame, ...]
+    globals: Mapping[str, Any]
+    iteration: tuple = ()
+    block_stack: tuple[str, ...] = ()
+
+    def lookup(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        return self.globals.get(name, MISSING)
+
+    def names(self) -> list[str]:
+        return [*self.values, *self.globals]
+
+
+class Elaborator:
+    def __init__(self, spec: ast.Spec, library: Library, sink: DiagnosticSink, input_override=None):
+        self.spec = spec
+        self.library = library
+        self.sink = sink
+        self.nodes: list[Node] = []
+        self.names_taken: set[str] = set()
+        self.counters: dict[tuple[str, str], int] = {}
+        self.input_override = input_override
+        self.referenced: set[str] = set()
+        self.collapsed = False
+
+    # ---- entry
+    def run(self, overrides: Mapping[str, Any]) -> Graph | None:
+        spec = self.spec
+        for extra in spec.networks[1:]:
+            self.sink.error("a spec declares one network; this is a second", extra.span, [Note(spec.networks[0].span, "the first is here")])
+        for extra in spec.inputs[1:]:
+            self.sink.error("a spec declares one input; this is a second", extra.span, [Note(spec.inputs[0].span, "the first is here")])
+        if not spec.networks:
+            self.sink.error("no 'network NAME(...)' line: a spec that only holds blocks can be imported but not built", spec.span)
+            return None
+        network = spec.networks[0]
+        params = self._network_params(network, overrides)
+        if not spec.inputs:
+            self.sink.error("no 'input' line: declare the input shape, e.g. 'input 3x224x224'", network.span)
+            return None
+        scope = Scope({}, {}, (), params)
+        current = self._input(spec.inputs[0], scope)
+        outputs: list[Output] = []
+        current = self._run_body(spec.body, scope, current, outputs)
+        if not outputs and current is not None and current.known:
+            outputs.append(Output("output", current.node, spec.span))
+        if self.sink.errors:
+            return None
+        nodes, outputs = finalize_names(self.nodes, outputs)
+        return Graph(network.name, tuple(params.items()), tuple(nodes), tuple(outputs), network.span)
+
+    def _network_params(self, network: ast.NetworkDecl, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        known = {p.name for p in network.params}
+        for name in overrides:
+            if name not in known:
+                hint = did_you_mean(name, known) or (f"; it has: {', '.join(sorted(known))}" if known else "; it has none")
+                self.sink.error(f"network '{network.name}' has no parameter '{name}'{hint}", network.span)
+        values: dict[str, Any] = {}
+        evaluator = Evaluator(lambda n: values.get(n, MISSING), lambda: list(values), self._no_layers)
+        for param in network.params:
+            if param.name in overrides:
+                values[param.name] = overrides[param.name]
+            elif param.default is None:
+                self.sink.error(f"network parameter '{param.name}' has no default; set it (--set {param.name}=...)", param.span)
+            else:
+                try:
+                    values[param.name] = evaluator.eval(param.default)
+                except NetspecError as error:
+                    self.sink.add(error)
+        return values
+
+    def _no_layers(self, call: ast.Call) -> Any:
+        raise SpecError(f"'{call.callee}' is not a function that can be used here", call.callee_span)
+
+    def _input(self, decl: ast.InputDecl, scope: Scope) -> Tensor | None:
+        if self.input_override is not None:
+            shape = self.input_override
+        else:
+            try:
+                shape = self._evaluator(scope, None).eval(decl.shape)
+            except NetspecError as error:
+                self.sink.add(error)
+                return None
+            if isinstance(shape, int) and not isinstance(shape, bool):
+                shape = (shape,)
+            if not isinstance(shape, tuple) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+                self.sink.error(f"the input shape must be positive integers such as 3x224x224, got {describe(shape)}", decl.shape.span)
+                return None
+            if not 1 <= len(shape) <= 4:
+                self.sink.error(f"inputs have 1 to 4 axes (C, CxL, CxHxW, CxDxHxW), got {len(shape)}", decl.shape.span)
+                return None
+        node = Node("input", INPUT_OP, Attrs(()), (), tuple(shape), decl.span)
+        self.nodes.append(node)
+        self.names_taken.add("input")
+        return Tensor("input", node.shape, decl.span)
+
+    # ---- statements
+    def _run_body(self, body, scope: Scope, current: Tensor | None, outputs: list[Output]) -> Tensor | None:
+        for stmt in body:
+            try:
+                current = self._statement(stmt, scope, current, outputs)
+            except Poisoned:
+                current = Tensor(None, None, stmt.span)
+            except NetspecError as error:
+                self.sink.add(error)
+                current = Tensor(None, None, stmt.span)
+        return current
+
+    def _statement(self, stmt, scope: Scope, current: Tensor | None, outputs: list[Output]) -> Tensor | None:
+        if isinstance(stmt, ast.Chain):
+            result = self._chain(stmt, scope, current, stmt.name)
+            if stmt.name:
+                self._bind(scope, stmt.name, result, stmt.name_span)
+            return result
+        if isinstance(stmt, ast.Assign):
+            result = self._chain(stmt.chain, scope, current, stmt.name)
+            self._bind(scope, stmt.name, result, stmt.name_span)
+            return current
+        if isinstance(stmt, ast.Output):
+            self._output(stmt, scope, current, outputs)
+            return current
+        if isinstance(stmt, ast.Repeat):
+            return self._repeat(stmt, scope, current, outputs)
+        if isinstance(stmt, ast.If):
+            taken = stmt.then if self._condition(stmt.condition, scope, current) else stmt.otherwise
+            return self._run_body(taken, scope, current, outputs)
+        if isinstance(stmt, ast.Residual):
+            return self._residual(stmt, scope, current, outputs)
+        if isinstance(stmt, ast.Merge):
+            return self._merge(stmt, scope, current, outputs)
+        raise AssertionError(stmt)
+
+    def _condition(self, expr: ast.Expr, scope: Scope, current: Tensor | None) -> bool:
+        value = self._evaluator(scope, current).eval(expr)
+        if not isinstance(value, bool):
+            raise SpecError(f"a condition must be true or false, got {describe(value)}", expr.span)
+        return value
+
+    def _output(self, stmt: ast.Output, scope: Scope, current: Tensor | None, outputs: list[Output]) -> None:
+        if not stmt.values:
+            tensor = self._need_current(current, stmt.span, "output")
+            if tensor.known:
+                outputs.append(Output(tensor.node.rsplit(".", 1)[-1], tensor.node, stmt.span))
+            return
+        for expr in stmt.values:
+            value = self._evaluator(scope, current).eval(expr)
+            if not isinstance(value, Tensor):
+                raise SpecError(f"'output' takes values, got {describe(value)}", expr.span)
+            if value.known:
+                name = expr.id if isinstance(expr, ast.Name) else value.node.rsplit(".", 1)[-1]
+                outputs.append(Output(name, value.node, expr.span))
+
+    def _repeat(self, stmt: ast.Repeat, scope: Scope, current, outputs) -> Tensor | None:
+        count = self._evaluator(scope, current).eval(stmt.count)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise SpecError(f"repeat needs a count ≥ 0, got {describe(count)}", stmt.count.span)
+        if count > MAX_REPEAT:
+            raise SpecError(f"repeat count {count} is over the limit of {MAX_REPEAT}", stmt.count.span)
+        for i in range(count):
+            inner = replace(scope, iteration=scope.iteration + ((id(stmt), i),))
+            inner.values = scope.values
+            inner.defined_at = scope.defined_at
+            if stmt.index:
+                scope.values[stmt.index] = i
+            current = self._run_body(stmt.body, inner, current, outputs)
+        return current
+
+    def _residual(self, stmt: ast.Residual, scope: Scope, current, outputs) -> Tensor | None:
+        start = self._need_current(current, stmt.span, "residual")
+        if stmt.when is not None and not self._condition(stmt.when, scope, start):
+            return self._run_body(stmt.body, scope, start, outputs)
+        body = self._run_body(stmt.body, scope, start, outputs)
+        skip = start
+        if stmt.shortcut is not None:
+            projects = stmt.shortcut_when is None or self._condition(stmt.shortcut_when, scope, start)
+            if projects:
+                frame = Frame(self._auto(scope, "shortcut"), None, stmt.shortcut_span)
+                inner = replace(scope, frames=scope.frames + (frame,))
+                skip = self._run_body(stmt.shortcut, inner, start, outputs)
+        return self._apply("add", [body, skip], {}, {}, scope, stmt.span, None, stmt.span)
+
+    def _merge(self, stmt: ast.Merge, scope: Scope, current, outputs) -> Tensor | None:
+        start = self._need_current(current, stmt.span, stmt.merger.callee)
+        results = []
+        for branch, span in zip(stmt.branches, stmt.branch_spans):
+            frame = Frame(self._auto(scope, "branch"), None, span)
+            inner = replace(scope, frames=scope.frames + (frame,))
+            results.append(self._run_body(branch, inner, start, outputs))
+        call = stmt.merger
+        op = lookup(call.callee)
+        if op is None or op.arity is not None:
+            merging = sorted(name for name, o in all_ops().items() if o.arity is None)
+            raise SpecError(
+                f"'{call.callee}' cannot merge branches; use one of {', '.join(merging)}"
+                + did_you_mean(call.callee, merging),
+                call.callee_span,
+            )
+        if any(isinstance(self._evaluator(scope, start).eval(a), Tensor) for a in call.args):
+            raise SpecError(f"'{call.callee}:' merges its branches; it takes no value arguments", call.span)
+        return self._invoke_op(op, call, results, scope, start, None)
+
+    # ---- chains and calls
+    def _chain(self, chain: ast.Chain, scope: Scope, current: Tensor | None, name: str | None) -> Tensor | None:
+        stages = chain.stages
+        if name and len(stages) > 1:
+            frame = Frame(self._explicit(scope, name, chain.span), None, chain.span)
+            scope = replace(scope, frames=scope.frames + (frame,))
+            name = None
+        for index, call in enumerate(stages):
+            reference = self._reference(call, scope)
+            if reference is not None:
+                if index > 0:
+                    raise SpecError(f"'{call.callee}' is a value; only the first stage of a pipeline can be a value", call.span)
+                current = reference
+                continue
+            current = self._invoke(call, scope, current, name if index == len(stages) - 1 else None)
+        return current
+
+    def _reference(self, call: ast.Call, scope: Scope) -> Tensor | None:
+        if call.parenthesized or call.args or call.kwargs:
+            return None
+        value = scope.lookup(call.callee)
+        if value is MISSING:
+            return None
+        if not isinstance(value, Tensor):
+            raise SpecError(f"'{call.callee}' is {describe(value)}, not a layer or a value", call.span)
+        self.referenced.add(call.callee)
+        return value
+
+    def _invoke(self, call: ast.Call, scope: Scope, current: Tensor | None, name: str | None) -> Tensor | None:
+        block = self.library.blocks.get(call.callee)
+        if block is not None:
+            return self._invoke_block(block, call, scope, current, name)
+        op = lookup(call.callee)
+        if op is None:
+            if call.callee == INPUT_OP:
+                raise SpecError("'input' is declared once at the top, e.g. 'input 3x224x224'", call.callee_span)
+            candidates = [*all_ops(), *self.library.blocks, *scope.names()]
+            raise SpecError(f"unknown op or block '{call.callee}'{did_you_mean(call.callee, candidates)}", call.callee_span)
+        return self._invoke_op(op, call, None, scope, current, name)
+
+    def _invoke_op(self, op, call: ast.Call, inputs, scope: Scope, current, name) -> Tensor:
+        evaluator = self._evaluator(scope, current)
+        values = [evaluator.eval(a, symbols_ok=True) for a in call.args]
+        explicit = []
+        while values and isinstance(values[0], Tensor):
+            explicit.append(values.pop(0))
+        arg_exprs = list(call.args[len(explicit):])
+        if any(isinstance(v, Tensor) for v in values):
+            bad = next(e for e, v in zip(arg_exprs, values) if isinstance(v, Tensor))
+            raise SpecError("value arguments come first, before the attributes", bad.span)
+        if inputs is None:
+            inputs = explicit or [self._need_current(current, call.span, op.name)]
+        elif explicit:
+            raise SpecError(f"'{op.name}' already has its inputs", call.span)
+        if op.arity == 1 and len(inputs) != 1:
+            raise SpecError(f"'{op.name}' takes one input, got {len(inputs)}", call.span)
+        if op.arity is None and len(inputs) < 2:
+            raise SpecError(
+                f"'{op.name}' needs two or more inputs: write {op.name}(a, b), or merge branches with '{op.name}:'",
+                call.span,
+            )
+        raw, spans = self._bind_attrs(op, call, values, arg_exprs, evaluator)
+        return self._apply(op.name, inputs, raw, spans, scope, call.span, name, call.callee_span)
+
+    def _bind_attrs(self, op, call: ast.Call, values, exprs, evaluator):
+        positional = [a for a in op.attrs if a.positional]
+        if len(values) > len(positional):
+            expected = " ".join(a.name for a in positional) or "no positional arguments"
+            raise SpecError(f"too many arguments for '{op.name}' (it takes: {expected})", exprs[len(positional)].span)
+        raw: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        for attr, value, expr in zip(positional, values, exprs):
+            raw[attr.name], spans[attr.name] = value, expr.span
+        names = [a.name for a in op.attrs]
+        for kw in call.kwargs:
+            if kw.name not in names:
+                hint = did_you_mean(kw.name, names) or (f"; it has: {', '.join(names)}" if names else "; it has none")
+                raise SpecError(f"'{op.name}' has no attribute '{kw.name}'{hint}", kw.span)
+            if kw.name in raw:
+                raise SpecError(f"'{kw.name}' is given twice", kw.span)
+            raw[kw.name], spans[kw.name] = evaluator.eval(kw.value, symbols_ok=True), kw.value.span
+        return raw, spans
+
+    def _apply(self, op_name: str, inputs, raw, spans, scope: Scope, span: Span, name, callee_span) -> Tensor:
+        op = lookup(op_name)
+        if any(t is None or not t.known for t in inputs):
+            raise Poisoned()
+        shapes = [t.shape for t in inputs]
+        try:
+            attrs = op.prepare(raw, shapes)
+            shape = op.infer(attrs, shapes)
+        except OpError as error:
+            where = spans.get(error.attr, callee_span) if error.attr else callee_span
+            if "collapses" in error.message:
+                self.collapsed = True
+            notes = [Note(inputs[i].span, f"this input ({'x'.join(map(str, shapes[i]))}) comes from here") for i in error.inputs]
+            raise SpecError(error.message, where, notes) from None
+        local = self._explicit(scope, name, span) if name else self._auto(scope, op_name)
+        node_name = ".".join([f.name for f in scope.frames] + [local])
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError(f"the network grows past {MAX_NODES} layers; is a repeat count too large?", span)
+        self.nodes.append(Node(node_name, op_name, attrs, tuple(t.node for t in inputs), shape, span, scope.frames))
+        return Tensor(node_name, shape, span)
+
+    def _invoke_block(self, block: ast.BlockDef, call: ast.Call, scope: Scope, current, name) -> Tensor | None:
+        if block.name in scope.block_stack:
+            chain = " → ".join([*scope.block_stack[scope.block_stack.index(block.name):], block.name])
+            raise SpecError(f"block '{block.name}' calls itself ({chain}); blocks cannot be recursive", call.callee_span,
+                            [Note(block.span, f"'{block.name}' is defined here")])
+        evaluator = self._evaluator(scope, current)
+        args = self._bind_block_args(block, call, evaluator)
+        start = self._need_current(current, call.span, block.name)
+        local = self._explicit(scope, name, call.span) if name else self._auto(scope, block.name)
+        frame = Frame(local, block.name, call.span, tuple(args.items()))
+        inner = Scope(dict(args), {}, scope.frames + (frame,), scope.globals, (), scope.block_stack + (block.name,))
+        result = self._run_body(block.body, inner, start, [])
+        if result is None:
+            raise SpecError(f"block '{block.name}' produces no value", call.span)
+        return result
+
+    def _bind_block_args(self, block: ast.BlockDef, call: ast.Call, evaluator: Evaluator) -> dict[str, Any]:
+        params = [p.name for p in block.params]
+        if len(call.args) > len(params):
+            raise SpecError(
+                f"block '{block.name}' takes {len(params)} argument{'s' * (len(params) != 1)} "
+                f"({', '.join(params)}) but {len(call.args)} were given",
+                call.span, [Note(block.span, f"'{block.name}' is defined here")],
+            )
+        args = {p: evaluator.eval(e) for p, e in zip(params, call.args)}
+        for kw in call.kwargs:
+            if kw.name not in params:
+                raise SpecError(f"block '{block.name}' has no parameter '{kw.name}'{did_you_mean(kw.name, params)}", kw.span,
+                                [Note(block.span, f"'{block.name}' is defined here")])
+            if kw.name in args:
+                raise SpecError(f"'{kw.name}' is given twice", kw.span)
+            args[kw.name] = evaluator.eval(kw.value)
+        missing = [p.name for p in block.params if p.name not in args and p.default is None]
+        if missing:
+            raise SpecError(
+                f"block '{block.name}' needs {', '.join(missing)} ({len(params)} parameters: {', '.join(params)})",
+                call.span, [Note(block.span, f"'{block.name}' is defined here")],
+            )
+        for param in block.params:
+            if param.name not in args:
+                defaults = Evaluator(lambda n: args.get(n, evaluator.lookup(n)), lambda: list(args), self._no_layers)
+                args[param.name] = defaults.eval(param.default)
+        for value, param in zip(args.values(), block.params):
+            if isinstance(value, Tensor):
+                raise SpecError(f"block parameters are numbers or flags; '{param.name}' got {describe(value)}", call.span)
+        return args
+
+    # ---- names
+    def _evaluator(self, scope: Scope, current: Tensor | None) -> Evaluator:
+        def lookup_name(name: str) -> Any:
+            if name == "in":
+                if current is None:
+                    return MISSING
+                if not current.known:
+                    raise Poisoned()
+                return current
+            value = scope.lookup(name)
+            if isinstance(value, Tensor):
+                self.referenced.add(name)
+            return value
+
+        return Evaluator(lookup_name, scope.names, lambda call: self._invoke(call, scope, current, None))
+
+    def _bind(self, scope: Scope, name: str, value: Tensor | None, span: Span) -> None:
+        if lookup(name) is not None or name in self.library.blocks or name == "in":
+            raise SpecError(f"'{name}' is the name of an op or block; choose another name for this value", span)
+        previous = scope.defined_at.get(name)
+        if previous is not None and previous[1] == scope.iteration:
+            raise SpecError(f"duplicate name '{name}'", span, [Note(previous[0], f"'{name}' is first defined here")])
+        if name in scope.globals and name not in scope.values:
+            raise SpecError(f"'{name}' is a network parameter; choose another name for this value", span)
+        scope.values[name] = value
+        scope.defined_at[name] = (span, scope.iteration)
+
+    def _auto(self, scope: Scope, base: str) -> str:
+        path = ".".join(f.name for f in scope.frames)
+        key = (path, base)
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return f"{base}#{self.counters[key]}"
+
+    def _explicit(self, scope: Scope, name: str, span: Span) -> str:
+        if scope.iteration:
+            return self._auto(scope, name)  # a name inside a repeat is numbered per iteration
+        return name
+
+    @staticmethod
+    def _need_current(current: Tensor | None, span: Span, what: str) -> Tensor:
+        if current is None:
+            raise SpecError(f"'{what}' has no input here", span)
+        if not current.known:
+            raise Poisoned()
+        return current
+
+
+# ---- loading specs and their imports ------------------------------------------------
+
+
+def load(source: str | Path, allow_outside: bool = False) -> tuple[ast.Spec, Library]:
+    """Parse a spec (a path, or the text itself) and every spec it imports."""
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith(".net")):
+        path = Path(source)
+        spec = parse_file(path)
+        root = path.resolve().parent
+    else:
+        spec = parse(str(source), "<spec>")
+        path, root = None, Path.cwd().resolve()
+    library = Library()
+    _collect(spec, path, root, allow_outside, library, [], set())
+    return spec, library
+
+
+def _collect(spec: ast.Spec, path: Path | None, root: Path, allow_outside: bool, library: Library, stack, seen) -> None:
+    base = path.resolve().parent if path else root
+    sink = DiagnosticSink()
+    for imp in spec.imports:
+        target = (base / imp.path).resolve()
+        if not allow_outside and root not in target.parents and target != root:
+            sink.error(
+                f"import '{imp.path}' leaves the project folder {root}; pass --allow-outside-imports to permit it",
+                imp.span,
+            )
+            continue
+        if target in stack:
+            sink.error(f"import cycle: '{imp.path}' imports this file again", imp.span)
+            continue
+        if target in seen:
+            continue
+        if not target.is_file():
+            sink.error(f"cannot import '{imp.path}': no such file ({target})", imp.span)
+            continue
+        seen.add(target)
+        try:
+            imported = parse_file(target, _shown(target))
+            _collect(imported, target, root, allow_outside, library, [*stack, target], seen)
+        except NetspecError as error:
+            sink.add(error)
+    for block in spec.blocks:
+        previous = library.blocks.get(block.name)
+        if previous is not None and previous is not block:
+            sink.error(f"block '{block.name}' is defined twice", block.span, [Note(previous.span, "the other definition is here")])
+        elif lookup(block.name) is not None:
+            sink.error(f"'{block.name}' is the name of a built-in op; name the block differently", block.span)
+        library.blocks[block.name] = block
+    sink.raise_if_errors()
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def elaborate(source: str | Path, overrides: Mapping[str, Any] | None = None, allow_outside: bool = False) -> Graph:
+    """Parse, load imports, elaborate and check; raise a NetspecError listing every problem found."""
+    spec, library = load(source, allow_outside)
+    return elaborate_spec(spec, library, dict(overrides or {}))
+
+
+def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], input_override=None) -> Graph:
+    sink = DiagnosticSink()
+    elaborator = Elaborator(spec, library, sink, input_override)
+    graph = elaborator.run(overrides)
+    if sink.errors:
+        if elaborator.collapsed and input_override is None:
+            hint = smallest_working_input(spec, library, overrides)
+            if hint:
+                sink.diagnostics = [
+                    replace(d, message=d.message + f"; the smallest input that works is {hint}")
+                    if "collapses" in d.message else d
+                    for d in sink.diagnostics
+                ]
+        sink.raise_if_errors()
+    assert graph is not None
+    from netspec.ir.checks import unused_values
+
+    return replace(graph, warnings=tuple(unused_values(graph, spec, elaborator.referenced)))
+
+
+def smallest_working_input(spec: ast.Spec, library: Library, overrides: dict[str, Any]) -> str | None:
+    """Grow the spatial axes of the input together until no layer collapses; report the smallest size."""
+    sink = DiagnosticSink()
+    probe = Elaborator(spec, library, sink)
+    start = probe._input(spec.inputs[0], Scope({}, {}, (), probe._network_params(spec.networks[0], overrides))) if spec.inputs else None
+    if start is None or start.shape is None or len(start.shape) < 2:
+        return None
+    channels, spatial = start.shape[0], start.shape[1:]
+
+    def works(scale: int) -> bool:
+        shape = (channels, *(s + scale for s in spatial))
+        trial = DiagnosticSink()
+        Elaborator(spec, library, trial, shape).run(overrides)
+        return not any("collapses" in d.message for d in trial.errors)
+
+    grow = 1
+    while not works(grow):
+        grow *= 2
+        if grow > 8192:
+            return None
+    low, high = grow // 2, grow  # works(high); find the smallest working growth by bisection
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if works(middle) else (middle, high)
+    return "x".join(map(str, (channels, *(s + high for s in spatial))))
+
+
+__all__ = ["elaborate", "load", "Library", "REQUIRED", "Symbol"]

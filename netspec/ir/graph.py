@@ -1,0 +1,97 @@
+"""The IR: an immutable graph of nodes in topological order, each with its shape and source span."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterator
+
+import networkx as nx
+
+from netspec.errors import Span
+from netspec.ops import lookup
+from netspec.ops.base import Attrs, OpDef, Shape
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One level of naming scope: a block instance (`layer1`) or a named pipeline (`aux1`)."""
+
+    name: str
+    block: str | None  # the block definition's name; None for a named pipeline
+    span: Span  # where the instance was created
+    args: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Node:
+    """One layer: its op, validated attributes, inputs (node names) and per-sample output shape."""
+
+    name: str  # unique dotted path, e.g. "layer1.bottleneck1.conv2"
+    op: str
+    attrs: Attrs
+    inputs: tuple[str, ...]
+    shape: Shape
+    span: Span
+    scope: tuple[Frame, ...] = ()
+
+    @property
+    def local_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def opdef(self) -> OpDef:
+        op = lookup(self.op)
+        assert op is not None, self.op
+        return op
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str  # how the output is called (the value's name)
+    node: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A whole elaborated network. `nodes[0]` is the input; the order is topological."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...]
+    nodes: tuple[Node, ...]
+    outputs: tuple[Output, ...]
+    span: Span
+    warnings: tuple = field(default=(), compare=False)
+
+    @cached_property
+    def by_name(self) -> dict[str, Node]:
+        return {n.name: n for n in self.nodes}
+
+    def node(self, name: str) -> Node:
+        return self.by_name[name]
+
+    @property
+    def input(self) -> Node:
+        return self.nodes[0]
+
+    def layers(self) -> Iterator[Node]:
+        """Every node but the input."""
+        return iter(self.nodes[1:])
+
+    def input_shapes(self, node: Node) -> tuple[Shape, ...]:
+        return tuple(self.by_name[i].shape for i in node.inputs)
+
+    @cached_property
+    def digraph(self) -> nx.DiGraph:
+        g = nx.DiGraph()
+        for n in self.nodes:
+            g.add_node(n.name)
+            for i in n.inputs:
+                g.add_edge(i, n.name)
+        return g
+
+    def consumers(self, name: str) -> list[str]:
+        return list(self.digraph.successors(name))
+
+
+INPUT_OP = "input"

@@ -1,0 +1,45 @@
+"""Final node names: `conv#2` placeholders become `conv2`, or plain `conv` when a scope has one."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+
+from netspec.ir.graph import Frame, Node, Output
+
+
+def finalize_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node], list[Output]]:
+    counts: dict[tuple[tuple[str, ...], str], set[int]] = defaultdict(set)
+    explicit: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for node in nodes:
+        segments = node.name.split(".")
+        for depth, segment in enumerate(segments):
+            prefix = tuple(segments[:depth])
+            if "#" in segment:
+                base, index = segment.split("#")
+                counts[(prefix, base)].add(int(index))
+            else:
+                explicit[prefix].add(segment)
+
+    def final(prefix: tuple[str, ...], segment: str) -> str:
+        if "#" not in segment:
+            return segment
+        base, index = segment.split("#")
+        name = base if len(counts[(prefix, base)]) == 1 else f"{base}{index}"
+        return f"{base}_{index}" if name in explicit[prefix] else name
+
+    def rename(path: str) -> str:
+        segments = path.split(".")
+        return ".".join(final(tuple(segments[:d]), s) for d, s in enumerate(segments))
+
+    def rename_frames(frames: tuple[Frame, ...]) -> tuple[Frame, ...]:
+        provisional = [f.name for f in frames]
+        return tuple(
+            replace(f, name=final(tuple(provisional[:d]), f.name)) for d, f in enumerate(frames)
+        )
+
+    renamed = [
+        replace(n, name=rename(n.name), inputs=tuple(rename(i) for i in n.inputs), scope=rename_frames(n.scope))
+        for n in nodes
+    ]
+    new_outputs = [replace(o, node=rename(o.node), name=rename(o.name) if "#" in o.name else o.name) for o in outputs]
+    return renamed, new_outputs

@@ -1,0 +1,82 @@
+"""Element-wise activations and softmax: shape-preserving, no MACs, one row of this table each."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from netspec.ops.base import Attr, Attrs, OpDef, Shape, numel
+from netspec.ops.registry import register
+
+
+class Activation(OpDef):
+    """An activation described by its torch class and the attributes it forwards."""
+
+    family = "activation"
+
+    def __init__(self, name: str, torch_class: str, summary: str, attrs: tuple[Attr, ...] = (), torch_names: dict | None = None):
+        self.name = name
+        self.torch_class = torch_class
+        self.summary = summary
+        self.attrs = attrs
+        self.torch_names = torch_names or {}
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return numel(output)
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        parts = []
+        for attr in self.attrs:
+            value = a[attr.name]
+            if value != attr.default:
+                torch_name = self.torch_names.get(attr.name, attr.name)
+                parts.append(f"{torch_name}={value!r}")
+        return f"nn.{self.torch_class}({', '.join(parts)})"
+
+
+class PReLU(OpDef):
+    name = "prelu"
+    family = "activation"
+    summary = "Parametric ReLU: one learned slope, or one per channel with `per_channel=true`."
+    attrs = (Attr("per_channel", "bool", False), Attr("init", "float", 0.25))
+
+    def params(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        return inputs[0][0] if a["per_channel"] else 1
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return numel(output)
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        count = inputs[0][0] if a["per_channel"] else 1
+        init = "" if a["init"] == 0.25 else f", init={a['init']!r}"
+        return f"nn.PReLU({count}{init})"
+
+
+class Softmax(Activation):
+    """softmax / log_softmax over the channel axis (dim 1 with the batch)."""
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return f"nn.{self.torch_class}(dim=1)"
+
+
+INPLACE = Attr("inplace", "bool", False)
+
+for _op in (
+    Activation("relu", "ReLU", "max(0, x).", (INPLACE,)),
+    Activation("relu6", "ReLU6", "min(max(0, x), 6), as in MobileNet.", (INPLACE,)),
+    Activation(
+        "leaky_relu", "LeakyReLU", "x, or slope·x below 0: `leaky_relu [slope=0.01]`.",
+        (Attr("slope", "float", 0.01), INPLACE), {"slope": "negative_slope"},
+    ),
+    Activation("elu", "ELU", "Exponential linear unit: `elu [alpha=1.0]`.", (Attr("alpha", "float", 1.0), INPLACE)),
+    Activation("gelu", "GELU", "Gaussian error linear unit: `gelu [approximate=none|tanh]`.",
+               (Attr("approximate", "choice", "none", choices=("none", "tanh")),)),
+    Activation("silu", "SiLU", "x·sigmoid(x) (swish).", (INPLACE,)),
+    Activation("sigmoid", "Sigmoid", "1 / (1 + e^-x)."),
+    Activation("tanh", "Tanh", "Hyperbolic tangent."),
+    Activation("hardswish", "Hardswish", "x·relu6(x + 3)/6, as in MobileNetV3.", (INPLACE,)),
+    Activation("hardsigmoid", "Hardsigmoid", "relu6(x + 3)/6, as in MobileNetV3.", (INPLACE,)),
+    Softmax("softmax", "Softmax", "Softmax over the channel axis."),
+    Softmax("log_softmax", "LogSoftmax", "Log-softmax over the channel axis."),
+    PReLU(),
+):
+    register(_op)
+

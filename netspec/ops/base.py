@@ -1,0 +1,261 @@
+"""The op contract: attribute declarations, their validation, and the OpDef base every layer kind extends."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
+
+Shape = tuple[int, ...]  # per sample, channels first; the batch dimension is never counted
+
+
+class OpError(Exception):
+    """A layer cannot be built as written; `attr` names the attribute to blame, if any."""
+
+    def __init__(self, message: str, attr: str | None = None, inputs: tuple[int, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.attr = attr
+        self.inputs = inputs  # indices of the inputs to point at (shape mismatches)
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A bare word where a value was expected (`pad=same`); only choice attributes accept one."""
+
+    name: str
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute of an op: name, kind (how values are checked), default, and order."""
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    positional: bool = False
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Attrs(Mapping[str, Any]):
+    """Validated attribute values of one node, immutable and hashable."""
+
+    items_: tuple[tuple[str, Any], ...]
+
+    def __getitem__(self, key: str) -> Any:
+        for name, value in self.items_:
+            if name == key:
+                return value
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self.items_)
+
+    def __len__(self) -> int:
+        return len(self.items_)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Per-axis sliding-window geometry for the receptive-field analysis (Araujo et al., 2019)."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+
+
+# ---- value checking ---------------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Symbol):
+        return f"'{value.name}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def as_int(value: Any, what: str, minimum: int | None = None) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OpError(f"{what} must be an integer, got {_describe(value)}")
+    if minimum is not None and value < minimum:
+        bound = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
+        raise OpError(f"{what} must be {bound}, got {value}")
+    return value
+
+
+def as_float(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise OpError(f"{what} must be a number, got {_describe(value)}")
+    return float(value)
+
+
+def per_axis(value: Any, rank: int, what: str, minimum: int) -> tuple[int, ...]:
+    """An int (same on every axis) or one int per spatial axis (3x3, (3, 1))."""
+    if isinstance(value, tuple):
+        if len(value) != rank:
+            raise OpError(f"{what} has {len(value)} values but the input has {rank} spatial axes")
+        return tuple(as_int(v, what, minimum) for v in value)
+    return (as_int(value, what, minimum),) * rank
+
+
+CHECKERS: dict[str, Callable[[Any, Attr], Any]] = {
+    "int": lambda v, a: as_int(v, a.name),
+    "pos_int": lambda v, a: as_int(v, a.name, 1),
+    "nonneg_int": lambda v, a: as_int(v, a.name, 0),
+    "float": lambda v, a: as_float(v, a.name),
+    "any": lambda v, a: v,
+}
+
+
+def _check_probability(value: Any, attr: Attr) -> float:
+    p = as_float(value, attr.name)
+    if not 0.0 <= p <= 1.0:
+        raise OpError(f"{attr.name} must be between 0 and 1, got {p:g}")
+    return p
+
+
+def _check_bool(value: Any, attr: Attr) -> bool:
+    if not isinstance(value, bool):
+        raise OpError(f"{attr.name} must be true or false, got {_describe(value)}")
+    return value
+
+
+def _check_choice(value: Any, attr: Attr) -> str:
+    word = value.name if isinstance(value, Symbol) else value
+    if not isinstance(word, str) or word not in attr.choices:
+        raise OpError(f"{attr.name} must be one of {', '.join(attr.choices)}; got {_describe(value)}")
+    return word
+
+
+CHECKERS.update(prob=_check_probability, bool=_check_bool, choice=_check_choice)
+
+
+# ---- the op base class --------------------------------------------------------------
+
+
+class OpDef:
+    """One layer kind. Subclasses declare `name`, `attrs`, and override the rules they need.
+
+    The elaborator calls `prepare` (raw attribute values → validated Attrs, with the
+    input shapes known), then `infer`. Analyses call `params`, `buffers`, `macs`,
+    `window`; the compiler calls `module` and `forward`.
+    """
+
+    name: ClassVar[str]
+    attrs: ClassVar[tuple[Attr, ...]] = ()
+    arity: ClassVar[int | None] = 1  # number of inputs; None = two or more
+    summary: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    helper: ClassVar[str] = ""  # source of a small nn.Module the generated file defines for this op
+
+    # ---- attributes
+    def prepare(self, raw: Mapping[str, Any], inputs: Sequence[Shape]) -> Attrs:
+        values = {}
+        for attr in self.attrs:
+            value = raw.get(attr.name, attr.default)
+            if value is REQUIRED:
+                raise OpError(f"'{self.name}' needs {attr.name}{_usage_hint(self)}", attr.name)
+            if value is None:
+                values[attr.name] = None
+                continue
+            if isinstance(value, Symbol) and attr.kind != "choice" and not attr.kind.startswith("padding"):
+                raise OpError(f"undefined name '{value.name}'", attr.name)
+            checker = CHECKERS.get(attr.kind)
+            try:
+                values[attr.name] = checker(value, attr) if checker else value
+            except OpError as error:
+                error.attr = attr.name
+                raise
+        self.validate(values, inputs)
+        return Attrs(tuple(values.items()))
+
+    def validate(self, values: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        """Normalize values in place and check them against the input shapes."""
+
+    # ---- rules
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        return inputs[0]
+
+    def params(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        return 0
+
+    def buffers(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        return 0
+
+    def macs(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return 0
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        """Other element-wise operations (bias adds, activations, normalization): not MACs."""
+        return 0
+
+    def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window | None:
+        """Sliding-window geometry, or None for ops that keep the spatial grid."""
+        return None
+
+    # ---- torch
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        """Python source constructing the nn.Module for this node (names from `torch.nn as nn`)."""
+        raise NotImplementedError
+
+    def forward(self, a: Attrs, module: str, args: Sequence[str]) -> str:
+        return f"{module}({', '.join(args)})"
+
+
+def _usage_hint(op: OpDef) -> str:
+    positional = [a.name for a in op.attrs if a.positional]
+    if not positional:
+        return ""
+    return f" (usage: {op.name} {' '.join(positional)} ...)"
+
+
+# ---- helpers shared by several families ------------------------------------------------
+
+
+def spatial_rank(shape: Shape) -> int:
+    return len(shape) - 1
+
+
+def numel(shape: Sequence[int]) -> int:
+    return math.prod(shape)
+
+
+def compact(values: tuple[int, ...]) -> str:
+    """3 for (3, 3), (1, 7) otherwise: how torchvision writes kernel sizes."""
+    if len(set(values)) == 1:
+        return str(values[0])
+    return "(" + ", ".join(str(v) for v in values) + ")"
+
+
+def torch_kwargs(**pairs: Any) -> str:
+    out = []
+    for key, value in pairs.items():
+        if isinstance(value, tuple):
+            value = compact(value)
+        out.append(f"{key}={value}")
+    return ", ".join(out)
+
+
+def need_spatial(inputs: Sequence[Shape], op: str, ranks: tuple[int, ...] = (1, 2, 3)) -> int:
+    rank = spatial_rank(inputs[0])
+    if rank not in ranks:
+        allowed = " or ".join(f"{r + 1}-d" for r in ranks)
+        raise OpError(f"'{op}' needs a {allowed} input (channels first), got shape {_describe(inputs[0])}")
+    return rank

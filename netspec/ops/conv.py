@@ -1,0 +1,177 @@
+"""Convolutions: conv and its transpose, in 1d/2d/3d by the input's rank."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, need_spatial, numel, per_axis
+from netspec.ops.registry import register
+
+PADDING_WORDS = ("same", "valid")
+
+
+def spatial_out(size: int, kernel: int, stride: int, pad: int, dilation: int, axis: str) -> int:
+    """The length of one output axis of a sliding window (PyTorch's formula, floor mode)."""
+    out = (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    if out <= 0:
+        reach = dilation * (kernel - 1) + 1
+        raise OpError(
+            f"{axis} collapses to {out}: the input is {size} but the window spans {reach}"
+            + (f" with padding {pad}" if pad else "")
+        )
+    return out
+
+
+def axis_names(rank: int) -> tuple[str, ...]:
+    return {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}[rank]
+
+
+def resolve_padding(value: Any, rank: int, kernel: tuple[int, ...], dilation: tuple[int, ...], stride: tuple[int, ...]):
+    """`pad=` as an int, per-axis ints, `same` or `valid` → (per-axis ints, torch spelling)."""
+    word = getattr(value, "name", value)
+    if word == "valid":
+        return (0,) * rank, "'valid'"
+    if word == "same":
+        if any(s != 1 for s in stride):
+            raise OpError("pad=same needs stride 1 (as in PyTorch); give the padding as numbers", "pad")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if any(t % 2 for t in totals):
+            # PyTorch pads the extra element on the far side; the output size is unchanged.
+            return tuple(t // 2 for t in totals), "'same'"
+        return tuple(t // 2 for t in totals), compact(tuple(t // 2 for t in totals))
+    if isinstance(value, str):
+        raise OpError(f"pad must be a number, per-axis numbers, same or valid; got '{value}'", "pad")
+    pads = per_axis(value, rank, "pad", 0)
+    return pads, compact(pads)
+
+
+class Conv(OpDef):
+    name = "conv"
+    family = "convolution"
+    summary = "Convolution: `conv channels kernel [stride=] [pad=] [dilation=] [groups=] [bias=]`."
+    attrs = (
+        Attr("channels", "pos_int", positional=True, doc="output channels"),
+        Attr("kernel", "any", positional=True, doc="kernel size: 3, 3x3 or 1x7"),
+        Attr("stride", "any", 1),
+        Attr("pad", "padding", 0, doc="int, per-axis (0x3), same or valid"),
+        Attr("dilation", "any", 1),
+        Attr("groups", "pos_int", 1),
+        Attr("bias", "bool", True),
+    )
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        rank = need_spatial(inputs, self.name)
+        v["kernel"] = per_axis(v["kernel"], rank, "kernel", 1)
+        v["stride"] = per_axis(v["stride"], rank, "stride", 1)
+        v["dilation"] = per_axis(v["dilation"], rank, "dilation", 1)
+        v["pad"], v["pad_torch"] = resolve_padding(v["pad"], rank, v["kernel"], v["dilation"], v["stride"])
+        in_channels = inputs[0][0]
+        for side, count in (("input", in_channels), ("output", v["channels"])):
+            if count % v["groups"]:
+                raise OpError(f"groups={v['groups']} does not divide the {count} {side} channels", "groups")
+
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        spatial = inputs[0][1:]
+        names = axis_names(len(spatial))
+        if a["pad_torch"] == "'same'":
+            return (a["channels"], *spatial)
+        out = tuple(
+            spatial_out(n, k, s, p, d, axis)
+            for n, k, s, p, d, axis in zip(spatial, a["kernel"], a["stride"], a["pad"], a["dilation"], names)
+        )
+        return (a["channels"], *out)
+
+    def params(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        weights = a["channels"] * (inputs[0][0] // a["groups"]) * numel(a["kernel"])
+        return weights + (a["channels"] if a["bias"] else 0)
+
+    def macs(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        # C_out · H_out · W_out · (C_in / groups) · k_h · k_w
+        return numel(output) * (inputs[0][0] // a["groups"]) * numel(a["kernel"])
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return numel(output) if a["bias"] else 0
+
+    def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window:
+        return Window(a["kernel"], a["stride"], a["pad"], a["dilation"])
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        rank = len(inputs[0]) - 1
+        parts = [str(inputs[0][0]), str(a["channels"]), f"kernel_size={compact(a['kernel'])}"]
+        if set(a["stride"]) != {1}:
+            parts.append(f"stride={compact(a['stride'])}")
+        if a["pad_torch"] not in ("0", "'valid'"):
+            parts.append(f"padding={a['pad_torch']}")
+        if set(a["dilation"]) != {1}:
+            parts.append(f"dilation={compact(a['dilation'])}")
+        if a["groups"] != 1:
+            parts.append(f"groups={a['groups']}")
+        if not a["bias"]:
+            parts.append("bias=False")
+        return f"nn.Conv{rank}d({', '.join(parts)})"
+
+
+class ConvTranspose(OpDef):
+    name = "deconv"
+    family = "convolution"
+    summary = "Transposed convolution: `deconv channels kernel [stride=] [pad=] [output_pad=] [groups=] [bias=]`."
+    attrs = (
+        Attr("channels", "pos_int", positional=True),
+        Attr("kernel", "any", positional=True),
+        Attr("stride", "any", 1),
+        Attr("pad", "any", 0),
+        Attr("output_pad", "any", 0),
+        Attr("dilation", "any", 1),
+        Attr("groups", "pos_int", 1),
+        Attr("bias", "bool", True),
+    )
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        rank = need_spatial(inputs, self.name)
+        for key, minimum in (("kernel", 1), ("stride", 1), ("dilation", 1), ("pad", 0), ("output_pad", 0)):
+            v[key] = per_axis(v[key], rank, key, minimum)
+        for op_, s, d in zip(v["output_pad"], v["stride"], v["dilation"]):
+            if op_ >= max(s, d):
+                raise OpError("output_pad must be smaller than stride or dilation", "output_pad")
+        for side, count in (("input", inputs[0][0]), ("output", v["channels"])):
+            if count % v["groups"]:
+                raise OpError(f"groups={v['groups']} does not divide the {count} {side} channels", "groups")
+
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        out = []
+        for n, k, s, p, op_, d, axis in zip(
+            inputs[0][1:], a["kernel"], a["stride"], a["pad"], a["output_pad"], a["dilation"], axis_names(len(inputs[0]) - 1)
+        ):
+            size = (n - 1) * s - 2 * p + d * (k - 1) + op_ + 1
+            if size <= 0:
+                raise OpError(f"{axis} collapses to {size}: padding {p} removes more than the layer produces", "pad")
+            out.append(size)
+        return (a["channels"], *out)
+
+    def params(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        weights = inputs[0][0] * (a["channels"] // a["groups"]) * numel(a["kernel"])
+        return weights + (a["channels"] if a["bias"] else 0)
+
+    def macs(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        # every input element meets a kernel of k_h·k_w·C_out/groups weights
+        return numel(inputs[0]) * (a["channels"] // a["groups"]) * numel(a["kernel"])
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return numel(output) if a["bias"] else 0
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        rank = len(inputs[0]) - 1
+        parts = [str(inputs[0][0]), str(a["channels"]), f"kernel_size={compact(a['kernel'])}"]
+        for key, torch_key, neutral in (
+            ("stride", "stride", 1), ("pad", "padding", 0), ("output_pad", "output_padding", 0), ("dilation", "dilation", 1)
+        ):
+            if set(a[key]) != {neutral}:
+                parts.append(f"{torch_key}={compact(a[key])}")
+        if a["groups"] != 1:
+            parts.append(f"groups={a['groups']}")
+        if not a["bias"]:
+            parts.append("bias=False")
+        return f"nn.ConvTranspose{rank}d({', '.join(parts)})"
+
+
+register(Conv())
+register(ConvTranspose())

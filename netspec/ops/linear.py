@@ -1,0 +1,38 @@
+"""Fully connected layers."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape
+from netspec.ops.registry import register
+
+
+class Linear(OpDef):
+    name = "linear"
+    family = "linear"
+    summary = "Fully connected layer on a flat input: `linear features [bias=]`."
+    attrs = (Attr("features", "pos_int", positional=True), Attr("bias", "bool", True))
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        if len(inputs[0]) != 1:
+            shape = "x".join(map(str, inputs[0]))
+            raise OpError(f"'linear' needs a flat input but gets {shape}; add 'flatten' before it")
+
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        return (a["features"],)
+
+    def params(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        return inputs[0][0] * a["features"] + (a["features"] if a["bias"] else 0)
+
+    def macs(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return inputs[0][0] * a["features"]
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return a["features"] if a["bias"] else 0
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        bias = "" if a["bias"] else ", bias=False"
+        return f"nn.Linear({inputs[0][0]}, {a['features']}{bias})"
+
+
+register(Linear())

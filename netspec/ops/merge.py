@@ -1,0 +1,187 @@
+"""Ops that join or split values: add, mul, concat, chunk, split."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, numel
+from netspec.ops.registry import register
+
+
+def _fmt(shape: Shape) -> str:
+    return "x".join(map(str, shape))
+
+
+class Add(OpDef):
+    name = "add"
+    family = "merge"
+    arity = None
+    summary = "Element-wise sum of two or more values of one shape (residual connections)."
+    helper = '''
+class Add(nn.Module):
+    """Element-wise sum of its inputs."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+'''
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        for index, shape in enumerate(inputs[1:], start=1):
+            if shape != inputs[0]:
+                raise OpError(
+                    f"cannot add {_fmt(inputs[0])} and {_fmt(shape)}: shapes must be equal", inputs=(0, index)
+                )
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return numel(output) * (len(inputs) - 1)
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return "Add()"
+
+
+class Mul(OpDef):
+    name = "mul"
+    family = "merge"
+    arity = None
+    summary = "Element-wise product with broadcasting (a C×1×1 gate times C×H×W, as in squeeze-and-excitation)."
+    helper = '''
+class Mul(nn.Module):
+    """Element-wise product of its inputs, broadcasting."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+'''
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        out = inputs[0]
+        for index, shape in enumerate(inputs[1:], start=1):
+            if len(shape) != len(out) or any(a != b and 1 not in (a, b) for a, b in zip(out, shape)):
+                raise OpError(
+                    f"cannot multiply {_fmt(inputs[0])} and {_fmt(shape)}: each axis must match or be 1",
+                    inputs=(0, index),
+                )
+            out = tuple(max(a, b) for a, b in zip(out, shape))
+        v["shape"] = out
+
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        return a["shape"]
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return numel(output) * (len(inputs) - 1)
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return "Mul()"
+
+
+class Concat(OpDef):
+    name = "concat"
+    family = "merge"
+    arity = None
+    summary = "Join values along the channel axis (or `axis=`); every other axis must match."
+    attrs = (Attr("axis", "nonneg_int", 0, doc="per-sample axis; 0 = channels"),)
+    helper = '''
+class Concat(nn.Module):
+    """Concatenation of its inputs along one dimension."""
+
+    def __init__(self, dim=1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs):
+        return torch.cat(xs, self.dim)
+'''
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        axis = v["axis"]
+        if axis >= len(inputs[0]):
+            raise OpError(f"axis {axis} does not exist in a {_fmt(inputs[0])} value", "axis")
+        for index, shape in enumerate(inputs[1:], start=1):
+            rest = lambda s: s[:axis] + s[axis + 1 :]  # noqa: E731
+            if len(shape) != len(inputs[0]) or rest(shape) != rest(inputs[0]):
+                raise OpError(
+                    f"cannot concatenate {_fmt(inputs[0])} and {_fmt(shape)} along axis {axis}: "
+                    "every other axis must match",
+                    inputs=(0, index),
+                )
+
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        axis = a["axis"]
+        total = sum(s[axis] for s in inputs)
+        return inputs[0][:axis] + (total,) + inputs[0][axis + 1 :]
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return "Concat()" if a["axis"] == 0 else f"Concat({a['axis'] + 1})"
+
+
+class Chunk(OpDef):
+    name = "chunk"
+    family = "merge"
+    summary = "One of `parts` equal slices along the channels: `chunk 2 index=1` (ShuffleNet's split)."
+    attrs = (Attr("parts", "pos_int", positional=True), Attr("index", "nonneg_int", 0))
+    helper = '''
+class Chunk(nn.Module):
+    """One of `parts` equal slices of the channels."""
+
+    def __init__(self, parts, index):
+        super().__init__()
+        self.parts, self.index = parts, index
+
+    def forward(self, x):
+        return x.chunk(self.parts, 1)[self.index]
+'''
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        channels = inputs[0][0]
+        if channels % v["parts"]:
+            raise OpError(f"{v['parts']} parts do not divide the {channels} channels evenly", "parts")
+        if v["index"] >= v["parts"]:
+            raise OpError(f"index {v['index']} is out of range for {v['parts']} parts", "index")
+
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        return (inputs[0][0] // a["parts"], *inputs[0][1:])
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return f"Chunk({a['parts']}, {a['index']})"
+
+
+class Split(OpDef):
+    name = "split"
+    family = "merge"
+    summary = "A channel slice by sizes: `split (16, 48) index=1` takes channels 16..63."
+    attrs = (Attr("sizes", "any", positional=True), Attr("index", "nonneg_int", 0))
+    helper = '''
+class Split(nn.Module):
+    """One slice of the channels, cut at the given sizes."""
+
+    def __init__(self, sizes, index):
+        super().__init__()
+        self.sizes, self.index = list(sizes), index
+
+    def forward(self, x):
+        return x.split(self.sizes, 1)[self.index]
+'''
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        sizes = v["sizes"] if isinstance(v["sizes"], tuple) else (v["sizes"],)
+        if any(not isinstance(s, int) or isinstance(s, bool) or s <= 0 for s in sizes):
+            raise OpError("sizes must be positive integers", "sizes")
+        if sum(sizes) != inputs[0][0]:
+            raise OpError(f"sizes add up to {sum(sizes)} but the input has {inputs[0][0]} channels", "sizes")
+        if v["index"] >= len(sizes):
+            raise OpError(f"index {v['index']} is out of range for {len(sizes)} slices", "index")
+        v["sizes"] = sizes
+
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        return (a["sizes"][a["index"]], *inputs[0][1:])
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return f"Split({a['sizes']}, {a['index']})"
+
+
+for _op in (Add(), Mul(), Concat(), Chunk(), Split()):
+    register(_op)

@@ -1,0 +1,101 @@
+"""Normalization layers: batch, layer, group and local response normalization."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, numel
+from netspec.ops.registry import register
+
+
+class BatchNorm(OpDef):
+    name = "batchnorm"
+    family = "normalization"
+    summary = "Batch normalization over channels: `batchnorm [eps=1e-5] [momentum=0.1] [affine=true]`."
+    attrs = (Attr("eps", "float", 1e-5), Attr("momentum", "float", 0.1), Attr("affine", "bool", True))
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        if len(inputs[0]) > 4:
+            raise OpError("'batchnorm' supports inputs of rank 1 to 4 (C, C×L, C×H×W, C×D×H×W)")
+
+    def params(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        return 2 * inputs[0][0] if a["affine"] else 0
+
+    def buffers(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        return 2 * inputs[0][0] + 1  # running mean, running var, num_batches_tracked
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return 2 * numel(output)  # one multiply and one add per element once folded
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        rank = max(1, len(inputs[0]) - 1)
+        parts = [str(inputs[0][0])]
+        if a["eps"] != 1e-5:
+            parts.append(f"eps={a['eps']!r}")
+        if a["momentum"] != 0.1:
+            parts.append(f"momentum={a['momentum']!r}")
+        if not a["affine"]:
+            parts.append("affine=False")
+        return f"nn.BatchNorm{rank}d({', '.join(parts)})"
+
+
+class LayerNorm(OpDef):
+    name = "layernorm"
+    family = "normalization"
+    summary = "Layer normalization over every per-sample axis: `layernorm [eps=1e-5] [affine=true]`."
+    attrs = (Attr("eps", "float", 1e-5), Attr("affine", "bool", True))
+
+    def params(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        return 2 * numel(inputs[0]) if a["affine"] else 0
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return 2 * numel(output)
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        shape = list(inputs[0])
+        extra = "" if a["eps"] == 1e-5 else f", eps={a['eps']!r}"
+        extra += "" if a["affine"] else ", elementwise_affine=False"
+        return f"nn.LayerNorm({shape}{extra})"
+
+
+class GroupNorm(OpDef):
+    name = "groupnorm"
+    family = "normalization"
+    summary = "Group normalization: `groupnorm groups [eps=1e-5] [affine=true]`."
+    attrs = (Attr("groups", "pos_int", positional=True), Attr("eps", "float", 1e-5), Attr("affine", "bool", True))
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        if inputs[0][0] % v["groups"]:
+            raise OpError(f"groups={v['groups']} does not divide the {inputs[0][0]} channels", "groups")
+
+    def params(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        return 2 * inputs[0][0] if a["affine"] else 0
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return 2 * numel(output)
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        extra = "" if a["eps"] == 1e-5 else f", eps={a['eps']!r}"
+        extra += "" if a["affine"] else ", affine=False"
+        return f"nn.GroupNorm({a['groups']}, {inputs[0][0]}{extra})"
+
+
+class LocalResponseNorm(OpDef):
+    name = "lrn"
+    family = "normalization"
+    summary = "Local response normalization across channels (AlexNet): `lrn size [alpha=1e-4] [beta=0.75] [k=1]`."
+    attrs = (
+        Attr("size", "pos_int", positional=True),
+        Attr("alpha", "float", 1e-4),
+        Attr("beta", "float", 0.75),
+        Attr("k", "float", 1.0),
+    )
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return numel(output) * (a["size"] + 3)
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}, beta={a['beta']!r}, k={a['k']!r})"
+
+
+for _op in (BatchNorm(), LayerNorm(), GroupNorm(), LocalResponseNorm()):
+    register(_op)

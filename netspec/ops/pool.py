@@ -1,0 +1,146 @@
+"""Pooling: max/avg with a window, adaptive max/avg to a fixed size, and global pooling."""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, need_spatial, per_axis
+from netspec.ops.conv import axis_names
+from netspec.ops.registry import register
+
+
+def pooled_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool, axis: str) -> int:
+    """PyTorch's pooling output length, including its ceil_mode rule."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (math.ceil(span / stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad:
+        out -= 1  # the last window must start inside the input or its left padding
+    if out <= 0:
+        raise OpError(f"{axis} collapses to {out}: the input is {size} but the window spans {dilation * (kernel - 1) + 1}")
+    return out
+
+
+class _WindowPool(OpDef):
+    family = "pooling"
+    kind: str
+    attrs = (
+        Attr("kernel", "any", positional=True),
+        Attr("stride", "any", None, doc="defaults to the kernel size"),
+        Attr("pad", "any", 0),
+        Attr("ceil", "bool", False, doc="ceil_mode"),
+    )
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        rank = need_spatial(inputs, self.name)
+        v["kernel"] = per_axis(v["kernel"], rank, "kernel", 1)
+        v["stride"] = v["kernel"] if v["stride"] is None else per_axis(v["stride"], rank, "stride", 1)
+        v["pad"] = per_axis(v["pad"], rank, "pad", 0)
+        if any(2 * p > k for p, k in zip(v["pad"], v["kernel"])):
+            raise OpError("pad must be at most half the kernel size (a PyTorch rule for pooling)", "pad")
+
+    def dilation(self, a: Attrs) -> tuple[int, ...]:
+        return (1,) * len(a["kernel"])
+
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        spatial = inputs[0][1:]
+        out = tuple(
+            pooled_size(n, k, s, p, d, a["ceil"], axis)
+            for n, k, s, p, d, axis in zip(
+                spatial, a["kernel"], a["stride"], a["pad"], self.dilation(a), axis_names(len(spatial))
+            )
+        )
+        return (inputs[0][0], *out)
+
+    def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window:
+        return Window(a["kernel"], a["stride"], a["pad"], self.dilation(a))
+
+    def torch_args(self, a: Attrs) -> list[str]:
+        parts = [f"kernel_size={compact(a['kernel'])}"]
+        if a["stride"] != a["kernel"]:
+            parts.append(f"stride={compact(a['stride'])}")
+        if set(a["pad"]) != {0}:
+            parts.append(f"padding={compact(a['pad'])}")
+        if a["ceil"]:
+            parts.append("ceil_mode=True")
+        return parts
+
+
+class MaxPool(_WindowPool):
+    name = "maxpool"
+    summary = "Max pooling: `maxpool kernel [stride=kernel] [pad=] [ceil=]`."
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return f"nn.MaxPool{len(inputs[0]) - 1}d({', '.join(self.torch_args(a))})"
+
+
+class AvgPool(_WindowPool):
+    name = "avgpool"
+    summary = "Average pooling: `avgpool kernel [stride=kernel] [pad=] [ceil=] [count_pad=true]`."
+    attrs = _WindowPool.attrs + (Attr("count_pad", "bool", True, doc="count_include_pad"),)
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        parts = self.torch_args(a)
+        if not a["count_pad"]:
+            parts.append("count_include_pad=False")
+        return f"nn.AvgPool{len(inputs[0]) - 1}d({', '.join(parts)})"
+
+
+class _AdaptivePool(OpDef):
+    family = "pooling"
+    kind: str
+    attrs = (Attr("size", "any", positional=True, doc="output size per spatial axis"),)
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        v["size"] = per_axis(v["size"], need_spatial(inputs, self.name), "size", 1)
+
+    def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
+        return (inputs[0][0], *a["size"])
+
+    def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window:
+        # Output cell i reads [floor(i·n/o), ceil((i+1)·n/o)); report the widest such window.
+        # The stride is exact when o divides n (always so for global pooling).
+        def widest(n: int, o: int) -> int:
+            return max(-(-(i + 1) * n // o) - (i * n // o) for i in range(o))
+
+        spatial = inputs[0][1:]
+        kernels = tuple(widest(n, o) for n, o in zip(spatial, a["size"]))
+        strides = tuple(max(1, n // o) for n, o in zip(spatial, a["size"]))
+        return Window(kernels, strides, (0,) * len(kernels), (1,) * len(kernels))
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return f"nn.Adaptive{self.kind}Pool{len(inputs[0]) - 1}d({compact(a['size'])})"
+
+
+class AdaptiveAvgPool(_AdaptivePool):
+    name = "adaptive_avgpool"
+    kind = "Avg"
+    summary = "Adaptive average pooling to a fixed output size: `adaptive_avgpool 7x7`."
+
+
+class AdaptiveMaxPool(_AdaptivePool):
+    name = "adaptive_maxpool"
+    kind = "Max"
+    summary = "Adaptive max pooling to a fixed output size: `adaptive_maxpool 7x7`."
+
+
+class _GlobalPool(_AdaptivePool):
+    attrs = ()
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        v["size"] = (1,) * need_spatial(inputs, self.name)
+
+
+class GlobalAvgPool(_GlobalPool):
+    name = "global_avgpool"
+    kind = "Avg"
+    summary = "Global average pooling to 1 per spatial axis (C×1×1), as before a classifier."
+
+
+class GlobalMaxPool(_GlobalPool):
+    name = "global_maxpool"
+    kind = "Max"
+    summary = "Global max pooling to 1 per spatial axis (C×1×1)."
+
+
+for _op in (MaxPool(), AvgPool(), AdaptiveAvgPool(), AdaptiveMaxPool(), GlobalAvgPool(), GlobalMaxPool()):
+    register(_op)
