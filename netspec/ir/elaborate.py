@@ -211,6 +211,20 @@ class Elaborator:
                 frame = Frame(self._auto(scope, "shortcut"), None, stmt.shortcut_span)
                 inner = replace(scope, frames=scope.frames + (frame,))
                 skip = self._run_body(stmt.shortcut, inner, start, outputs)
+        if body is not None and body.known and skip.known and body.shape != skip.shape:
+            kind = "projection shortcut" if skip is not start else "identity shortcut"
+            notes = [Note(body.span, f"the body's output ({_fmt(body.shape)}) comes from here")]
+            if skip is start:
+                hint = "; project it with `shortcut when <condition>:` followed by a conv (and batchnorm)"
+                notes.append(Note(stmt.span, f"the identity shortcut carries the residual's input ({_fmt(start.shape)})"))
+            else:
+                hint = ""
+                notes.append(Note(skip.span, f"the shortcut's output ({_fmt(skip.shape)}) comes from here"))
+            raise SpecError(
+                f"residual shapes differ: the body gives {_fmt(body.shape)} but the {kind} gives {_fmt(skip.shape)}{hint}",
+                stmt.span,
+                notes,
+            )
         return self._apply("add", [body, skip], {}, {}, scope, stmt.span, None, stmt.span)
 
     def _merge(self, stmt: ast.Merge, scope: Scope, current, outputs) -> Tensor | None:
@@ -348,7 +362,14 @@ class Elaborator:
         local = self._explicit(scope, name, call.span) if name else self._auto(scope, block.name)
         frame = Frame(local, block.name, call.span, tuple(args.items()))
         inner = Scope(dict(args), {}, scope.frames + (frame,), scope.globals, (), scope.block_stack + (block.name,))
+        reported = len(self.sink.diagnostics)
         result = self._run_body(block.body, inner, start, [])
+        if len(self.sink.diagnostics) > reported:
+            shown = ", ".join(f"{k}={describe(v)}" for k, v in args.items())
+            note = Note(call.span, f"in {block.name}({shown}), called here")
+            self.sink.diagnostics[reported:] = [
+                replace(d, notes=d.notes + (note,)) for d in self.sink.diagnostics[reported:]
+            ]
         if result is None:
             raise SpecError(f"block '{block.name}' produces no value", call.span)
         return result
@@ -429,6 +450,10 @@ class Elaborator:
         if not current.known:
             raise Poisoned()
         return current
+
+
+def _fmt(shape) -> str:
+    return "x".join(map(str, shape))
 
 
 # ---- loading specs and their imports ------------------------------------------------

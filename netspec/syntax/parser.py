@@ -104,13 +104,55 @@ def _syntax_error(source: Source, error: UnexpectedInput) -> SpecSyntaxError:
         column = len(source.line(line)) + 1
     if token is not None and token.type == "_NL":
         line, column = token.line, token.column
+    if token is not None and token.type == "_INDENT":
+        line = token.end_line
+        column = len(source.line(line)) - len(source.line(line).lstrip()) + 1
+        return SpecSyntaxError(
+            "unexpected indentation: only the lines after one ending in ':' are indented",
+            _point(source, line, column, max(1, len(source.line(line).strip()))),
+        )
+    previous = _previous_code_line(source, line)
+    text = source.line(line)
+    indent = len(text) - len(text.lstrip())
+    opens_block = previous and source.line(previous).split("#")[0].rstrip().endswith(":")
+    previous_indent = len(source.line(previous)) - len(source.line(previous).lstrip()) if previous else 0
+    if opens_block and column <= indent + 1 and indent <= previous_indent:
+        column = indent + 1
+        return SpecSyntaxError(
+            f"expected an indented block after the ':' on line {previous}",
+            _point(source, line, column, max(1, len(text.strip()))),
+        )
     found = _describe_found(source, error, token)
-    expected = sorted({TERMINAL_WORDS.get(t, _quote_keyword(t)) for t in _expected(error)})
+    expected = _phrase_expected(_expected(error))
     width = len(str(token)) if token is not None and token.type not in ("_NL", "$END", "_DEDENT", "_INDENT") else 1
     message = f"unexpected {found}"
     if expected:
         message += "; expected " + _one_of(expected)
     return SpecSyntaxError(message, _point(source, line, column, max(width, 1)))
+
+
+# Terminals that can start a value; when all of them are expected, say "a value".
+VALUE_STARTERS = {"NUMBER", "NAME", "DIMS", "CALLNAME", "LPAR"}
+STATEMENT_STARTERS = {"REPEAT", "RESIDUAL", "IF", "OUTPUT", "NAME", "CALLNAME"}
+
+
+def _phrase_expected(terminals: set[str]) -> list[str]:
+    words = []
+    if STATEMENT_STARTERS <= terminals:
+        terminals = terminals - STATEMENT_STARTERS - {"BLOCK", "IMPORT", "INPUT", "NETWORK", "LPAR"}
+        words.append("a statement")
+    if VALUE_STARTERS <= terminals:
+        terminals = terminals - VALUE_STARTERS - {"STRING", "TRUE", "FALSE", "MINUS", "NOT"}
+        words.append("a value")
+    words += [TERMINAL_WORDS.get(t, _quote_keyword(t)) for t in terminals]
+    return sorted(set(words))
+
+
+def _previous_code_line(source: Source, line: int) -> int | None:
+    for number in range(line - 1, 0, -1):
+        if source.line(number).split("#")[0].strip():
+            return number
+    return None
 
 
 def _expected(error: UnexpectedInput) -> set[str]:

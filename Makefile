@@ -1,0 +1,31 @@
+# Two entry points for a fresh clone: `make build` and `make test`.
+# The virtual environment is created on first use; torch comes from pip's local wheels.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SPEC ?= specs/vgg16.net
+
+.PHONY: build test check summary clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(BIN)/netspec build $(SPEC)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+check: $(STAMP)
+	$(BIN)/netspec check $(SPEC)
+
+summary: $(STAMP)
+	$(BIN)/netspec summary $(SPEC)
+
+clean:
+	rm -rf $(VENV) build reports/*.html

@@ -1,0 +1,211 @@
+"""The `netspec` command: check, summary and build, with errors rendered for people, never tracebacks."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from netspec.errors import NetspecError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except NetspecError as error:
+        print(error.render(), file=sys.stderr)
+        count = len(error.diagnostics)
+        if count > 1:
+            print(f"{count} errors", file=sys.stderr)
+        return EXIT_ERROR
+    except _UsageError as error:
+        print(f"netspec: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # an internal bug: say so plainly; details only on request
+        if os.environ.get("NETSPEC_DEBUG"):
+            raise
+        print(
+            f"netspec: internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in netspec, not in your spec. Run again with NETSPEC_DEBUG=1 for details.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netspec", description="Compile network specs into checked, costed PyTorch modules.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("spec", help="a .net spec file")
+        sub.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
+        sub.add_argument("--allow-outside-imports", action="store_true", help="allow imports from outside the spec's folder")
+
+    check = commands.add_parser("check", help="parse and check a spec; print every error")
+    common(check)
+    check.set_defaults(run=_check)
+
+    summary = commands.add_parser("summary", help="per-layer shapes, parameters and MACs")
+    common(summary)
+    summary.add_argument("--format", choices=("table", "json"), default="table")
+    summary.set_defaults(run=_summary)
+
+    build = commands.add_parser("build", help="write the PyTorch module and the HTML report")
+    common(build)
+    build.add_argument("-o", "--output", metavar="DIR", help="write both files here (default: build/ and reports/)")
+    build.set_defaults(run=_build)
+    return parser
+
+
+# ---- commands
+
+
+def _analyze(args):
+    from netspec.analysis import Analysis
+    from netspec.ir.elaborate import elaborate
+
+    path = Path(args.spec)
+    if not path.is_file():
+        raise _UsageError(f"cannot read '{args.spec}': no such file")
+    graph = elaborate(path, _overrides(args.set), args.allow_outside_imports)
+    for warning in graph.warnings:
+        print(warning.render(), file=sys.stderr)
+    return Analysis(graph)
+
+
+def _check(args) -> int:
+    analysis = _analyze(args)
+    outputs = ", ".join(f"{name} {_shape(shape)}" for name, shape in analysis.outputs.items())
+    print(f"{args.spec}: ok — {analysis.name}, {len(analysis.layers)} layers, output {outputs}")
+    return EXIT_OK
+
+
+def _summary(args) -> int:
+    analysis = _analyze(args)
+    if args.format == "json":
+        print(json.dumps(analysis.as_dict(), indent=2))
+    else:
+        print(summary_table(analysis))
+    return EXIT_OK
+
+
+def _build(args) -> int:
+    started = time.perf_counter()
+    analysis = _analyze(args)
+    from netspec.compiler.codegen import generate
+    from netspec.report import write_report_text
+
+    module_dir = Path(args.output) if args.output else Path("build")
+    report_dir = Path(args.output) if args.output else Path("reports")
+    source_code = generate(analysis.graph)
+    report_html, notes = write_report_text(analysis, Path(args.spec).read_text(encoding="utf-8"), args.spec)
+    # Everything is produced before anything is written: no half-written outputs.
+    module_path = _write_atomic(module_dir / f"{analysis.name}.py", source_code)
+    report_path = _write_atomic(report_dir / f"{analysis.name}.html", report_html)
+    totals = analysis.totals
+    outputs = ", ".join(f"{name} {_shape(shape)}" for name, shape in analysis.outputs.items())
+    print(f"{analysis.name}: input {_shape(analysis.input_shape)} → {outputs}")
+    print(f"  parameters  {totals.params:>18,}  ({_human(totals.params)})")
+    print(f"  MACs        {totals.macs:>18,}  ({_human(totals.macs)} multiply-accumulates per sample; FLOPs ≈ 2 × MACs)")
+    print(f"  module      {module_path}")
+    print(f"  report      {report_path}")
+    for note in notes:
+        print(f"  note: {note}")
+    print(f"  done in {time.perf_counter() - started:.2f} s")
+    return EXIT_OK
+
+
+# ---- helpers
+
+
+def summary_table(analysis) -> str:
+    rows = [(c.name, c.op, _shape(c.output_shape), f"{c.params:,}", f"{c.macs:,}") for c in analysis.layers]
+    totals = analysis.totals
+    header = ("layer", "op", "output", "params", "MACs")
+    footer = ("total", "", "", f"{totals.params:,}", f"{totals.macs:,}")
+    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(5)]
+
+    def line(row) -> str:
+        left = "  ".join(row[i].ljust(widths[i]) for i in range(3))
+        right = "  ".join(row[i].rjust(widths[i]) for i in (3, 4))
+        return f"{left}  {right}".rstrip()
+
+    rule = "-" * len(line(header))
+    out = [f"{analysis.name}: input {_shape(analysis.input_shape)}", "", line(header), rule]
+    out += [line(r) for r in rows]
+    out += [rule, line(footer), ""]
+    out.append(
+        f"MACs = multiply-accumulates of conv and linear layers, per sample ({_human(totals.macs)}; "
+        f"FLOPs ≈ 2 × MACs = {_human(totals.flops)})."
+    )
+    out.append(
+        f"Other element-wise ops (bias adds, activations, normalization, merges): {totals.elementwise:,}. "
+        f"Buffers: {totals.buffers:,}. Activations: {totals.activation_bytes / 2**20:.1f} MiB per sample (float32)."
+    )
+    return "\n".join(out)
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    values = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_]\w*", name.strip()):
+            raise _UsageError(f"--set takes NAME=VALUE, got '{pair}'")
+        values[name.strip()] = _literal(text.strip(), pair)
+    return values
+
+
+def _literal(text: str, pair: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"\d+(x\d+)+", text):
+        return tuple(int(v) for v in text.split("x"))
+    try:
+        return float(text)
+    except ValueError:
+        raise _UsageError(f"--set {pair}: the value must be a number, true/false or dimensions like 3x32x32") from None
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _shape(shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def _human(count: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(count) >= size:
+            return f"{count / size:.2f} {unit}"
+    return str(count)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The netspec command as a user runs it: exit codes, outputs, no torch on the analysis path."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+VGG16 = ROOT / "specs" / "vgg16.net"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "netspec.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("command", [["check"], ["summary"], ["summary", "--format", "json"]])
+def test_check_and_summary_do_not_import_torch(command):
+    code = (
+        "import sys; from netspec.cli import main; "
+        f"rc = main({command + [str(VGG16)]!r}); "
+        "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
+def test_summary_json_has_the_promised_fields():
+    result = run("summary", str(VGG16), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["network"] == "vgg16"
+    assert data["input"] == [3, 224, 224]
+    assert set(data["totals"]) >= {"params", "macs"}
+    layer = data["layers"][0]
+    assert set(layer) >= {"name", "op", "output_shape", "params", "macs"}
+    assert sum(l["params"] for l in data["layers"]) == data["totals"]["params"]
+    assert sum(l["macs"] for l in data["layers"]) == data["totals"]["macs"]
+
+
+def test_summary_table_ends_with_totals():
+    result = run("summary", str(VGG16))
+    assert result.returncode == 0, result.stderr
+    total_line = next(line for line in result.stdout.splitlines() if line.startswith("total"))
+    assert "138,357,544" in total_line and "15,470,264,320" in total_line
+
+
+def test_build_writes_module_and_report(tmp_path):
+    result = run("build", str(VGG16), "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    module, report = tmp_path / "vgg16.py", tmp_path / "vgg16.html"
+    assert module.is_file() and report.is_file()
+    assert "138,357,544" in result.stdout
+    # the generated file stands alone: it imports torch, never netspec
+    source = module.read_text()
+    assert "netspec" not in "".join(l for l in source.splitlines() if l.startswith(("import", "from")))
+    namespace: dict = {}
+    exec(compile(source, str(module), "exec"), namespace)
+    import torch
+
+    with torch.device("meta"):
+        net = namespace["Vgg16"]()
+    assert sum(p.numel() for p in net.parameters()) == 138_357_544
+
+
+def test_build_default_locations(tmp_path):
+    spec = tmp_path / "specs" / "tiny.net"
+    spec.parent.mkdir()
+    spec.write_text("network tiny\ninput 1x8x8\nconv 4 3x3; relu; flatten; linear 2\n")
+    result = run("build", "specs/tiny.net", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "build" / "tiny.py").is_file()
+    assert (tmp_path / "reports" / "tiny.html").is_file()
+
+
+def test_failed_build_writes_nothing(tmp_path):
+    spec = tmp_path / "bad.net"
+    spec.write_text("network bad\ninput 3x8x8\nconv 4 3x3\nlinear 10\n")
+    result = run("build", str(spec), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_set_overrides_a_network_parameter():
+    result = run("summary", str(VGG16), "--set", "classes=10", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["layers"][-1]["output_shape"] == [10]
+
+
+def test_unknown_parameter_is_an_error():
+    result = run("check", str(VGG16), "--set", "clases=10")
+    assert result.returncode == 1
+    assert "did you mean 'classes'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_is_a_clear_error():
+    result = run("check", "no/such/spec.net")
+    assert result.returncode == 1
+    assert "no such file" in result.stderr and "Traceback" not in result.stderr
