@@ -134,11 +134,21 @@ class Elaborator:
             try:
                 current = self._statement(stmt, scope, current, outputs)
             except Poisoned:
-                current = Tensor(None, None, stmt.span)
+                current = self._poison(stmt, scope, current)
             except NetspecError as error:
                 self.sink.add(error)
-                current = Tensor(None, None, stmt.span)
+                current = self._poison(stmt, scope, current)
         return current
+
+    def _poison(self, stmt, scope: Scope, current: Tensor | None) -> Tensor | None:
+        """After a failed statement: its name (if any) and the current value become unknown, so
+        later statements that read them are skipped instead of reporting follow-on errors."""
+        poisoned = Tensor(None, None, stmt.span)
+        name = getattr(stmt, "name", None) if isinstance(stmt, (ast.Chain, ast.Assign)) else None
+        if name and name not in scope.values and lookup(name) is None and name not in self.library.blocks:
+            scope.values[name] = poisoned
+            scope.defined_at[name] = (stmt.name_span, scope.iteration)
+        return current if isinstance(stmt, ast.Assign) else poisoned
 
     def _statement(self, stmt, scope: Scope, current: Tensor | None, outputs: list[Output]) -> Tensor | None:
         if isinstance(stmt, ast.Chain):
@@ -200,7 +210,7 @@ class Elaborator:
         return current
 
     def _residual(self, stmt: ast.Residual, scope: Scope, current, outputs) -> Tensor | None:
-        start = self._need_current(current, stmt.span, "residual")
+        start = self._need_current(current, stmt.span, "residual", poisoned_ok=True)
         if stmt.when is not None and not self._condition(stmt.when, scope, start):
             return self._run_body(stmt.body, scope, start, outputs)
         body = self._run_body(stmt.body, scope, start, outputs)
@@ -228,7 +238,7 @@ class Elaborator:
         return self._apply("add", [body, skip], {}, {}, scope, stmt.span, None, stmt.span)
 
     def _merge(self, stmt: ast.Merge, scope: Scope, current, outputs) -> Tensor | None:
-        start = self._need_current(current, stmt.span, stmt.merger.callee)
+        start = self._need_current(current, stmt.span, stmt.merger.callee, poisoned_ok=True)
         results = []
         for branch, span in zip(stmt.branches, stmt.branch_spans):
             frame = Frame(self._auto(scope, "branch"), None, span)
@@ -295,10 +305,15 @@ class Elaborator:
             explicit.append(values.pop(0))
         arg_exprs = list(call.args[len(explicit):])
         if any(isinstance(v, Tensor) for v in values):
-            bad = next(e for e, v in zip(arg_exprs, values) if isinstance(v, Tensor))
-            raise SpecError("value arguments come first, before the attributes", bad.span)
+            for expr, value in zip(arg_exprs, values):
+                if isinstance(value, Symbol):  # add(typo, b): an undefined value, not an attribute
+                    raise self._undefined(value, expr.span, evaluator)
+                if isinstance(value, Tensor):
+                    raise SpecError(
+                        f"value arguments come first, before the attributes of '{op.name}'", expr.span
+                    )
         if inputs is None:
-            inputs = explicit or [self._need_current(current, call.span, op.name)]
+            inputs = explicit or [self._need_current(current, call.span, op.name, poisoned_ok=True)]
         elif explicit:
             raise SpecError(f"'{op.name}' already has its inputs", call.span)
         if op.arity == 1 and len(inputs) != 1:
@@ -314,10 +329,23 @@ class Elaborator:
     def _bind_attrs(self, op, call: ast.Call, values, exprs, evaluator):
         positional = [a for a in op.attrs if a.positional]
         if len(values) > len(positional):
-            expected = " ".join(a.name for a in positional) or "no positional arguments"
-            raise SpecError(f"too many arguments for '{op.name}' (it takes: {expected})", exprs[len(positional)].span)
+            extra = exprs[len(positional)]
+            if isinstance(values[len(positional)], Symbol):
+                raise self._undefined(values[len(positional)], extra.span, evaluator)
+            if positional:
+                given = f"{len(values)} were given"
+                takes = f"takes {len(positional)} positional argument{'s' * (len(positional) != 1)}"
+                raise SpecError(
+                    f"'{op.name}' {takes} ({', '.join(a.name for a in positional)}) but {given}", extra.span
+                )
+            named = ", ".join(f"{a.name}=" for a in op.attrs)
+            raise SpecError(
+                f"'{op.name}' takes no positional arguments" + (f"; name its attributes ({named})" if named else ""),
+                extra.span,
+            )
         raw: dict[str, Any] = {}
         spans: dict[str, Span] = {}
+        kinds = {a.name: a.kind for a in op.attrs}
         for attr, value, expr in zip(positional, values, exprs):
             raw[attr.name], spans[attr.name] = value, expr.span
         names = [a.name for a in op.attrs]
@@ -328,11 +356,22 @@ class Elaborator:
             if kw.name in raw:
                 raise SpecError(f"'{kw.name}' is given twice", kw.span)
             raw[kw.name], spans[kw.name] = evaluator.eval(kw.value, symbols_ok=True), kw.value.span
+        for attr_name, value in raw.items():
+            if isinstance(value, Symbol) and kinds[attr_name] != "choice" and not kinds[attr_name].startswith("padding"):
+                raise self._undefined(value, spans[attr_name], evaluator)
         return raw, spans
+
+    @staticmethod
+    def _undefined(symbol: Symbol, span: Span, evaluator: Evaluator) -> SpecError:
+        return SpecError(f"undefined name '{symbol.name}'{did_you_mean(symbol.name, evaluator.names())}", span)
 
     def _apply(self, op_name: str, inputs, raw, spans, scope: Scope, span: Span, name, callee_span) -> Tensor:
         op = lookup(op_name)
         if any(t is None or not t.known for t in inputs):
+            try:  # the inputs are unknown, but the attributes can still be checked on their own
+                op.check_values(raw)
+            except OpError as error:
+                raise SpecError(error.message, spans.get(error.attr, callee_span) if error.attr else callee_span) from None
             raise Poisoned()
         shapes = [t.shape for t in inputs]
         try:
@@ -358,9 +397,9 @@ class Elaborator:
                             [Note(block.span, f"'{block.name}' is defined here")])
         evaluator = self._evaluator(scope, current)
         args = self._bind_block_args(block, call, evaluator)
-        start = self._need_current(current, call.span, block.name)
+        start = self._need_current(current, call.span, block.name, poisoned_ok=True)
         local = self._explicit(scope, name, call.span) if name else self._auto(scope, block.name)
-        frame = Frame(local, block.name, call.span, tuple(args.items()))
+        frame = Frame(local, block.name, call.span, tuple(args.items()), block.span)
         inner = Scope(dict(args), {}, scope.frames + (frame,), scope.globals, (), scope.block_stack + (block.name,))
         reported = len(self.sink.diagnostics)
         result = self._run_body(block.body, inner, start, [])
@@ -444,10 +483,10 @@ class Elaborator:
         return name
 
     @staticmethod
-    def _need_current(current: Tensor | None, span: Span, what: str) -> Tensor:
+    def _need_current(current: Tensor | None, span: Span, what: str, poisoned_ok: bool = False) -> Tensor:
         if current is None:
             raise SpecError(f"'{what}' has no input here", span)
-        if not current.known:
+        if not current.known and not poisoned_ok:
             raise Poisoned()
         return current
 

@@ -20,6 +20,7 @@ class Frame:
     block: str | None  # the block definition's name; None for a named pipeline
     span: Span  # where the instance was created
     args: tuple[tuple[str, Any], ...] = ()
+    definition: Span | None = None  # the block definition's header
 
 
 @dataclass(frozen=True)
