@@ -91,7 +91,7 @@ def _analyze(args):
 def _check(args) -> int:
     analysis = _analyze(args)
     outputs = ", ".join(f"{name} {_shape(shape)}" for name, shape in analysis.outputs.items())
-    print(f"{args.spec}: ok — {analysis.name}, {len(analysis.layers)} layers, output {outputs}")
+    print(f"{args.spec}: ok: {analysis.name}, {len(analysis.layers)} layers, {analysis.totals.params:,} parameters, output {outputs}")
     return EXIT_OK
 
 

@@ -71,7 +71,7 @@ class NetspecError(Exception):
 
     @classmethod
     def collected(cls, diagnostics: Iterable[Diagnostic]) -> "NetspecError":
-        ordered = sorted(diagnostics, key=_position)
+        ordered = _unique(sorted(diagnostics, key=_position))
         error = cls(ordered[0].message, ordered[0].span)
         error.diagnostics = tuple(ordered)
         return error
@@ -112,7 +112,7 @@ class DiagnosticSink:
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return sorted((d for d in self.diagnostics if d.severity == "warning"), key=_position)
+        return _unique(sorted((d for d in self.diagnostics if d.severity == "warning"), key=_position))
 
     def raise_if_errors(self) -> None:
         if self.errors:
@@ -123,6 +123,18 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """A "; did you mean 'x'?" suffix, or "" when nothing is close."""
     close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One report per mistake: a block called four times, or a repeat body run four times,
+    makes the same diagnostic at the same place; keep the first (its notes say which call)."""
+    seen, kept = set(), []
+    for d in diagnostics:
+        key = (d.severity, d.message, d.span.sort_key if d.span else None)
+        if key not in seen:
+            seen.add(key)
+            kept.append(d)
+    return kept
 
 
 def _position(diagnostic: Diagnostic) -> tuple[str, int, int]:

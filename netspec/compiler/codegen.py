@@ -230,10 +230,12 @@ class Generator:
 
     def _flows_to_next(self, name: str, produced: list[str], order: list, index: int, outputs: list[str]) -> bool:
         """True when a value is read only by the next item, as its first input, or is the scope's result."""
-        if len(produced) != 1 or name in self.outputs:
+        if len(produced) != 1:
             return False
         if index + 1 == len(order):
             return outputs == [name]
+        if name in self.outputs:
+            return False
         following = self._names_in(order[index + 1])
         reads = self._reads(order[index + 1])
         consumers = self.consumers[name]
@@ -256,19 +258,23 @@ class Generator:
         if scope.frame.block is not None or len(scope.inputs) != 1 or len(scope.outputs) != 1:
             return False
         previous = scope.inputs[0]
-        for item in scope.items:
-            if isinstance(item, Scope) or item.inputs != (previous,):
+        for index, item in enumerate(scope.items):
+            reads = item.inputs if isinstance(item, Scope) else list(item.inputs)
+            result = item.outputs if isinstance(item, Scope) else [item.name]
+            if list(reads) != [previous] or len(result) != 1:
                 return False
-            if item is not scope.items[-1] and self.consumers[item.name] != [scope.items[scope.items.index(item) + 1].name]:
+            following = scope.items[index + 1] if index + 1 < len(scope.items) else None
+            if following is not None and not set(self.consumers[result[0]]) <= self._names_in(following):
                 return False
-            previous = item.name
+            previous = result[0]
         return scope.outputs == [previous]
 
     def _inline_sequential(self, scope: Scope, rendered: Rendered) -> None:
         entries = []
         for item, template in zip(scope.items, rendered.init_templates):
             module = template.split(" = ", 1)[1].rsplit("  # ", 1)[0]
-            entries.append(f'    ("{item.local_name}", {module}),')
+            name = item.frame.name if isinstance(item, Scope) else item.local_name
+            entries.append(f'    ("{name}", {module}),')
         scope.call_template = "nn.Sequential(OrderedDict([\n" + "\n".join(entries) + "\n]))"
         scope.call_values = rendered.values
 
@@ -382,10 +388,11 @@ class Generator:
         if is_root:
             settings = ", ".join(f"{k}={v}" for k, v in self.graph.params)
             doc = f"The network {self.graph.name}" + (f" ({settings})" if settings else "") + f", from {self.graph.span.source.name}."
-        elif frame.block:
-            doc = f"Block {frame.block} from {where}; used as {', '.join(m.scope.path for m in members)}."
         else:
-            doc = f"'{frame.name}' from {where}; used as {', '.join(m.scope.path for m in members)}."
+            paths = [m.scope.path for m in members]
+            used = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+            what = f"Block {frame.block}" if frame.block else f"'{frame.name}'"
+            doc = f"{what} from {where}; used as {used}."
         doc = _wrap_doc(doc)
         signature = ", ".join(["self", *params])
         lines = [f"class {name}(nn.Module):", *doc, "", f"    def __init__({signature}):", "        super().__init__()"]

@@ -1,6 +1,7 @@
 """AST → IR graph: expands blocks and repeats, evaluates expressions, checks every shape."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,6 +16,7 @@ from netspec.syntax import ast
 from netspec.syntax.parser import parse, parse_file
 
 MAX_REPEAT = 10_000
+TOO_DEEP = "the spec nests too deeply to process: an expression or a chain of block calls is too deep"
 MAX_NODES = 200_000
 
 
@@ -77,7 +79,7 @@ class Elaborator:
         outputs: list[Output] = []
         current = self._run_body(spec.body, scope, current, outputs)
         if not outputs and current is not None and current.known:
-            outputs.append(Output("output", current.node, spec.span))
+            outputs.append(Output(current.node.rsplit(".", 1)[-1], current.node, spec.span))
         if self.sink.errors:
             return None
         nodes, outputs = finalize_names(self.nodes, outputs)
@@ -88,7 +90,7 @@ class Elaborator:
         for name in overrides:
             if name not in known:
                 hint = did_you_mean(name, known) or (f"; it has: {', '.join(sorted(known))}" if known else "; it has none")
-                self.sink.error(f"network '{network.name}' has no parameter '{name}'{hint}", network.span)
+                self.sink.error(f"--set {name}: network '{network.name}' has no parameter '{name}'{hint}", network.span)
         values: dict[str, Any] = {}
         evaluator = Evaluator(lambda n: values.get(n, MISSING), lambda: list(values), self._no_layers)
         for param in network.params:
@@ -241,7 +243,19 @@ class Elaborator:
         start = self._need_current(current, stmt.span, stmt.merger.callee, poisoned_ok=True)
         results = []
         for branch, span in zip(stmt.branches, stmt.branch_spans):
-            frame = Frame(self._auto(scope, "branch"), None, span)
+            local = self._auto(scope, "branch")
+            single = branch[0] if len(branch) == 1 else None
+            if isinstance(single, ast.Chain) and len(single.stages) == 1 and single.name is None:
+                # a one-layer branch is that layer, named after the branch: no wrapper scope
+                try:
+                    results.append(self._chain(single, scope, start, local))
+                except Poisoned:
+                    results.append(Tensor(None, None, span))
+                except NetspecError as error:
+                    self.sink.add(error)
+                    results.append(Tensor(None, None, span))
+                continue
+            frame = Frame(local, None, span)
             inner = replace(scope, frames=scope.frames + (frame,))
             results.append(self._run_body(branch, inner, start, outputs))
         call = stmt.merger
@@ -259,18 +273,18 @@ class Elaborator:
 
     # ---- chains and calls
     def _chain(self, chain: ast.Chain, scope: Scope, current: Tensor | None, name: str | None) -> Tensor | None:
-        stages = chain.stages
-        if name and len(stages) > 1:
+        stages = list(chain.stages)
+        head = self._reference(stages[0], scope)
+        if head is not None:
+            current = head
+            stages.pop(0)
+        if name and len(stages) > 1:  # a named pipeline of several layers is a scope of its own
             frame = Frame(self._explicit(scope, name, chain.span), None, chain.span)
             scope = replace(scope, frames=scope.frames + (frame,))
             name = None
         for index, call in enumerate(stages):
-            reference = self._reference(call, scope)
-            if reference is not None:
-                if index > 0:
-                    raise SpecError(f"'{call.callee}' is a value; only the first stage of a pipeline can be a value", call.span)
-                current = reference
-                continue
+            if self._reference(call, scope) is not None:
+                raise SpecError(f"'{call.callee}' is a value; only the first stage of a pipeline can be a value", call.span)
             current = self._invoke(call, scope, current, name if index == len(stages) - 1 else None)
         return current
 
@@ -312,6 +326,7 @@ class Elaborator:
                     raise SpecError(
                         f"value arguments come first, before the attributes of '{op.name}'", expr.span
                     )
+        raw, spans = self._bind_attrs(op, call, values, arg_exprs, evaluator)
         if inputs is None:
             inputs = explicit or [self._need_current(current, call.span, op.name, poisoned_ok=True)]
         elif explicit:
@@ -323,14 +338,17 @@ class Elaborator:
                 f"'{op.name}' needs two or more inputs: write {op.name}(a, b), or merge branches with '{op.name}:'",
                 call.span,
             )
-        raw, spans = self._bind_attrs(op, call, values, arg_exprs, evaluator)
         return self._apply(op.name, inputs, raw, spans, scope, call.span, name, call.callee_span)
 
     def _bind_attrs(self, op, call: ast.Call, values, exprs, evaluator):
         positional = [a for a in op.attrs if a.positional]
+        kinds = {a.name: a.kind for a in op.attrs}
         if len(values) > len(positional):
             extra = exprs[len(positional)]
             if isinstance(values[len(positional)], Symbol):
+                word = values[len(positional)].name
+                if word in kinds:
+                    raise SpecError(f"attribute '{word}' of '{op.name}' needs a value, as in {word}=...", extra.span)
                 raise self._undefined(values[len(positional)], extra.span, evaluator)
             if positional:
                 given = f"{len(values)} were given"
@@ -345,7 +363,6 @@ class Elaborator:
             )
         raw: dict[str, Any] = {}
         spans: dict[str, Span] = {}
-        kinds = {a.name: a.kind for a in op.attrs}
         for attr, value, expr in zip(positional, values, exprs):
             raw[attr.name], spans[attr.name] = value, expr.span
         names = [a.name for a in op.attrs]
@@ -371,18 +388,17 @@ class Elaborator:
             try:  # the inputs are unknown, but the attributes can still be checked on their own
                 op.check_values(raw)
             except OpError as error:
-                raise SpecError(error.message, spans.get(error.attr, callee_span) if error.attr else callee_span) from None
+                raise _op_error(error, spans, callee_span) from None
             raise Poisoned()
         shapes = [t.shape for t in inputs]
         try:
             attrs = op.prepare(raw, shapes)
             shape = op.infer(attrs, shapes)
         except OpError as error:
-            where = spans.get(error.attr, callee_span) if error.attr else callee_span
             if "collapses" in error.message:
                 self.collapsed = True
-            notes = [Note(inputs[i].span, f"this input ({'x'.join(map(str, shapes[i]))}) comes from here") for i in error.inputs]
-            raise SpecError(error.message, where, notes) from None
+            notes = [Note(inputs[i].span, f"the {_ordinal(i)} input ({_fmt(shapes[i])}) comes from here") for i in error.inputs]
+            raise _op_error(error, spans, callee_span, notes) from None
         local = self._explicit(scope, name, span) if name else self._auto(scope, op_name)
         node_name = ".".join([f.name for f in scope.frames] + [local])
         if len(self.nodes) >= MAX_NODES:
@@ -431,8 +447,11 @@ class Elaborator:
             args[kw.name] = evaluator.eval(kw.value)
         missing = [p.name for p in block.params if p.name not in args and p.default is None]
         if missing:
+            given = len(call.args) + len(call.kwargs)
             raise SpecError(
-                f"block '{block.name}' needs {', '.join(missing)} ({len(params)} parameters: {', '.join(params)})",
+                f"block '{block.name}' is missing argument{'s' * (len(missing) != 1)} "
+                + ", ".join(f"'{m}'" for m in missing)
+                + f" (it takes {', '.join(params)}; {given} {'was' if given == 1 else 'were'} given)",
                 call.span, [Note(block.span, f"'{block.name}' is defined here")],
             )
         for param in block.params:
@@ -478,6 +497,8 @@ class Elaborator:
         return f"{base}#{self.counters[key]}"
 
     def _explicit(self, scope: Scope, name: str, span: Span) -> str:
+        if "#" in name:
+            return name  # already a numbered placeholder (a one-layer branch)
         if scope.iteration:
             return self._auto(scope, name)  # a name inside a repeat is numbered per iteration
         return name
@@ -495,6 +516,37 @@ def _fmt(shape) -> str:
     return "x".join(map(str, shape))
 
 
+def _ordinal(index: int) -> str:
+    words = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+    return words[index] if index < len(words) else f"#{index + 1}"
+
+
+def _op_error(error: OpError, spans: Mapping[str, Span], callee_span: Span, notes=()) -> SpecError:
+    """An op's complaint as a diagnostic at the attribute to blame; when that attribute was
+    computed (`conv c/3 ...`), show the expression with its value: "but c/3 = 21.3333"."""
+    where = spans.get(error.attr, callee_span) if error.attr else callee_span
+    message = error.message
+    text = _span_text(where) if error.attr in spans else ""
+    head, sep, got = message.rpartition(", got ")
+    if sep and text and _is_expression(text) and ";" not in got:
+        message = f"{head}, but {text} = {got}"
+        if "must be an integer" in head and "/" in text and "//" not in text:
+            message += "; use '//' to divide and round down"
+    return SpecError(message, where, notes)
+
+
+def _span_text(span: Span) -> str:
+    if span.end_line != span.line:
+        return ""
+    return span.source.line(span.line)[span.column - 1 : span.end_column - 1].strip()
+
+
+def _is_expression(text: str) -> bool:
+    """True for `c/3` or `width * 2`, false for a literal such as `1.5`, `3x3` or `1e-3`."""
+    literal = r"\(?-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\)?|\d+(x\d+)+|true|false"
+    return re.fullmatch(literal, text) is None
+
+
 # ---- loading specs and their imports ------------------------------------------------
 
 
@@ -508,7 +560,7 @@ def load(source: str | Path, allow_outside: bool = False) -> tuple[ast.Spec, Lib
         spec = parse(str(source), "<spec>")
         path, root = None, Path.cwd().resolve()
     library = Library()
-    _collect(spec, path, root, allow_outside, library, [], set())
+    _collect(spec, path, root, allow_outside, library, [path.resolve()] if path else [], set())
     return spec, library
 
 
@@ -519,17 +571,20 @@ def _collect(spec: ast.Spec, path: Path | None, root: Path, allow_outside: bool,
         target = (base / imp.path).resolve()
         if not allow_outside and root not in target.parents and target != root:
             sink.error(
-                f"import '{imp.path}' leaves the project folder {root}; pass --allow-outside-imports to permit it",
+                f"import '{imp.path}' leaves the project folder (the folder of the spec being checked); "
+                "move the file into it, or pass --allow-outside-imports to permit this",
                 imp.span,
             )
             continue
-        if target in stack:
-            sink.error(f"import cycle: '{imp.path}' imports this file again", imp.span)
+        if target in stack or (path is not None and target == path.resolve()):
+            files = [path.resolve(), target] if target not in stack else [*stack[stack.index(target):], target]
+            chain = " → ".join(_shown(f) for f in files)
+            sink.error(f"import cycle: {chain}; a file cannot import itself, directly or indirectly", imp.span)
             continue
         if target in seen:
             continue
         if not target.is_file():
-            sink.error(f"cannot import '{imp.path}': no such file ({target})", imp.span)
+            sink.error(f"cannot import '{imp.path}': no such file ({_shown(target)})", imp.span)
             continue
         seen.add(target)
         try:
@@ -557,7 +612,10 @@ def _shown(path: Path) -> str:
 def elaborate(source: str | Path, overrides: Mapping[str, Any] | None = None, allow_outside: bool = False) -> Graph:
     """Parse, load imports, elaborate and check; raise a NetspecError listing every problem found."""
     spec, library = load(source, allow_outside)
-    return elaborate_spec(spec, library, dict(overrides or {}))
+    try:
+        return elaborate_spec(spec, library, dict(overrides or {}))
+    except RecursionError:
+        raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2)) from None
 
 
 def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], input_override=None) -> Graph:

@@ -1,6 +1,7 @@
 """The op contract: attribute declarations, their validation, and the OpDef base every layer kind extends."""
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
@@ -127,7 +128,7 @@ CHECKERS: dict[str, Callable[[Any, Attr], Any]] = {
 def _check_probability(value: Any, attr: Attr) -> float:
     p = as_float(value, attr.name)
     if not 0.0 <= p <= 1.0:
-        raise OpError(f"{attr.name} must be between 0 and 1, got {p:g}")
+        raise OpError(f"{attr.name} is a probability and must be between 0 and 1, got {p:g}")
     return p
 
 
@@ -140,11 +141,27 @@ def _check_bool(value: Any, attr: Attr) -> bool:
 def _check_choice(value: Any, attr: Attr) -> str:
     word = value.name if isinstance(value, Symbol) else value
     if not isinstance(word, str) or word not in attr.choices:
-        raise OpError(f"{attr.name} must be one of {', '.join(attr.choices)}; got {_describe(value)}")
+        hint = ""
+        if isinstance(word, str):
+            close = difflib.get_close_matches(word, attr.choices, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise OpError(f"{attr.name} must be one of {', '.join(attr.choices)}; got {_describe(value)}{hint}")
     return word
 
 
-CHECKERS.update(prob=_check_probability, bool=_check_bool, choice=_check_choice)
+PADDING_WORDS = ("same", "valid")
+
+
+def _check_padding(value: Any, attr: Attr) -> Any:
+    """Numbers are checked against the input's rank later; a word must be same or valid."""
+    if isinstance(value, Symbol) and value.name not in PADDING_WORDS:
+        close = difflib.get_close_matches(value.name, PADDING_WORDS, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise OpError(f"{attr.name} must be a number, per-axis numbers, same or valid; got '{value.name}'{hint}")
+    return value
+
+
+CHECKERS.update(prob=_check_probability, bool=_check_bool, choice=_check_choice, padding=_check_padding)
 
 
 # ---- the op base class --------------------------------------------------------------
@@ -167,11 +184,17 @@ class OpDef:
 
     # ---- attributes
     def prepare(self, raw: Mapping[str, Any], inputs: Sequence[Shape]) -> Attrs:
+        values = self.check_values(raw)
+        self.validate(values, inputs)
+        return Attrs(tuple(values.items()))
+
+    def check_values(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Check each attribute on its own (no input shapes needed): required, kind, range."""
         values = {}
         for attr in self.attrs:
             value = raw.get(attr.name, attr.default)
             if value is REQUIRED:
-                raise OpError(f"'{self.name}' needs {attr.name}{_usage_hint(self)}", attr.name)
+                raise OpError(f"'{self.name}' is missing '{attr.name}'{_usage_hint(self)}", attr.name)
             if value is None:
                 values[attr.name] = None
                 continue
@@ -183,8 +206,7 @@ class OpDef:
             except OpError as error:
                 error.attr = attr.name
                 raise
-        self.validate(values, inputs)
-        return Attrs(tuple(values.items()))
+        return values
 
     def validate(self, values: dict[str, Any], inputs: Sequence[Shape]) -> None:
         """Normalize values in place and check them against the input shapes."""

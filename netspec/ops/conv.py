@@ -13,12 +13,19 @@ def spatial_out(size: int, kernel: int, stride: int, pad: int, dilation: int, ax
     """The length of one output axis of a sliding window (PyTorch's formula, floor mode)."""
     out = (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
     if out <= 0:
-        reach = dilation * (kernel - 1) + 1
-        raise OpError(
-            f"{axis} collapses to {out}: the input is {size} but the window spans {reach}"
-            + (f" with padding {pad}" if pad else "")
-        )
+        raise OpError(collapse_message(axis, out, size, pad, dilation * (kernel - 1) + 1))
     return out
+
+
+AXIS_ADJECTIVES = {"length": "long", "height": "high", "width": "wide", "depth": "deep"}
+
+
+def collapse_message(axis: str, out: int, size: int, pad: int, reach: int) -> str:
+    """"output height collapses to 0: the input is only 4 high but the window spans 5"."""
+    extent = f"{size} {AXIS_ADJECTIVES.get(axis, axis)}"
+    if pad:
+        extent += f" ({size + 2 * pad} with padding)"
+    return f"output {axis} collapses to {out}: the input is only {extent} but the window spans {reach}"
 
 
 def axis_names(rank: int) -> tuple[str, ...]:

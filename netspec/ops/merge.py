@@ -102,10 +102,17 @@ class Concat(nn.Module):
             raise OpError(f"axis {axis} does not exist in a {_fmt(inputs[0])} value", "axis")
         for index, shape in enumerate(inputs[1:], start=1):
             rest = lambda s: s[:axis] + s[axis + 1 :]  # noqa: E731
-            if len(shape) != len(inputs[0]) or rest(shape) != rest(inputs[0]):
+            where = "the channels (axis 0)" if axis == 0 else f"axis {axis}"
+            if len(shape) != len(inputs[0]):
                 raise OpError(
-                    f"cannot concatenate {_fmt(inputs[0])} and {_fmt(shape)} along axis {axis}: "
-                    "every other axis must match",
+                    f"cannot concatenate {_fmt(inputs[0])} and {_fmt(shape)}: "
+                    f"they have {len(inputs[0])} and {len(shape)} axes",
+                    inputs=(0, index),
+                )
+            if rest(shape) != rest(inputs[0]):
+                raise OpError(
+                    f"cannot concatenate {_fmt(inputs[0])} and {_fmt(shape)} along {where}: "
+                    f"the other axes must match, but they are {_fmt(rest(inputs[0]))} and {_fmt(rest(shape))}",
                     inputs=(0, index),
                 )
 

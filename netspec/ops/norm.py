@@ -90,6 +90,10 @@ class LocalResponseNorm(OpDef):
         Attr("k", "float", 1.0),
     )
 
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        if len(inputs[0]) < 2:
+            raise OpError("'lrn' needs a spatial input (C×L, C×H×W or C×D×H×W), as in PyTorch")
+
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output) * (a["size"] + 3)
 

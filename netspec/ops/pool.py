@@ -5,7 +5,7 @@ import math
 from typing import Any, Sequence
 
 from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, need_spatial, per_axis
-from netspec.ops.conv import axis_names
+from netspec.ops.conv import axis_names, collapse_message
 from netspec.ops.registry import register
 
 
@@ -16,7 +16,7 @@ def pooled_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ce
     if ceil and (out - 1) * stride >= size + pad:
         out -= 1  # the last window must start inside the input or its left padding
     if out <= 0:
-        raise OpError(f"{axis} collapses to {out}: the input is {size} but the window spans {dilation * (kernel - 1) + 1}")
+        raise OpError(collapse_message(axis, out, size, pad, dilation * (kernel - 1) + 1))
     return out
 
 
@@ -77,6 +77,12 @@ class AvgPool(_WindowPool):
     name = "avgpool"
     summary = "Average pooling: `avgpool kernel [stride=kernel] [pad=] [ceil=] [count_pad=true]`."
     attrs = _WindowPool.attrs + (Attr("count_pad", "bool", True, doc="count_include_pad"),)
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        super().validate(v, inputs)
+        # PyTorch's avg_pool3d also needs every unpadded input axis to hold the kernel.
+        if len(inputs[0]) == 4 and any(n < k for n, k in zip(inputs[0][1:], v["kernel"])):
+            raise OpError("a 3-d average pool needs an input at least as large as the kernel on every axis (a PyTorch rule)", "kernel")
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         parts = self.torch_args(a)

@@ -1,13 +1,14 @@
 """Text → AST: runs the lark grammar and turns its tree into netspec.syntax.ast nodes."""
 from __future__ import annotations
 
+import difflib
 import functools
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, UnexpectedInput, v_args
 from lark.indenter import DedentError, Indenter
 
-from netspec.errors import Source, Span, SpecSyntaxError
+from netspec.errors import Note, Source, Span, SpecSyntaxError
 from netspec.syntax import ast
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "grammar.lark"
@@ -47,15 +48,17 @@ class _SpecIndenter(Indenter):
     tab_len = 8
 
     def handle_NL(self, token: Token):
+        levels = list(self.indent_level)  # before this line pops any of them
         try:
             yield from super().handle_NL(token)
         except DedentError as error:
-            raise _BadDedent(token) from error
+            raise _BadDedent(token, levels) from error
 
 
 class _BadDedent(Exception):
-    def __init__(self, token: Token):
+    def __init__(self, token: Token, levels: list[int]):
         self.token = token
+        self.levels = levels
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,11 +83,19 @@ def parse(text: str, name: str = "<spec>") -> ast.Spec:
         raise _syntax_error(source, error) from None
     except _BadDedent as bad:
         line = bad.token.end_line
+        indent = len(source.line(line)) - len(source.line(line).lstrip())
+        levels = " or ".join(map(str, sorted(set(bad.levels))))
         raise SpecSyntaxError(
-            "this line's indentation matches no enclosing block",
-            _point(source, line, 1 + len(source.line(line)) - len(source.line(line).lstrip())),
+            f"inconsistent indentation: this line is indented {indent} spaces, "
+            f"but the enclosing blocks are indented {levels}",
+            _point(source, line, 1 + indent, max(1, len(source.line(line).strip()))),
         ) from None
-    return _ToAst(source).transform(tree)
+    try:
+        return _ToAst(source).transform(tree)
+    except RecursionError:
+        raise SpecSyntaxError(
+            "the spec nests too deeply to process: an expression is too deep", _point(source, 1, 1)
+        ) from None
 
 
 def parse_file(path: str | Path, shown_as: str | None = None) -> ast.Spec:
@@ -123,12 +134,64 @@ def _syntax_error(source: Source, error: UnexpectedInput) -> SpecSyntaxError:
             _point(source, line, column, max(1, len(text.strip()))),
         )
     found = _describe_found(source, error, token)
-    expected = _phrase_expected(_expected(error))
     width = len(str(token)) if token is not None and token.type not in ("_NL", "$END", "_DEDENT", "_INDENT") else 1
+    here = _point(source, line, column, max(width, 1))
+    if token is None:  # a character no token can start with: the list of tokens allowed here would be noise
+        return SpecSyntaxError(f"unexpected {found}", here)
+    terminals = _expected(error)
+    opener = _unclosed_paren(source, line, column)
+    if opener is not None and "RPAR" in terminals and opener[0] < line:
+        return SpecSyntaxError(
+            f"expected ')' before {found}",
+            here,
+            [Note(_point(source, *opener), "to match this '('")],
+        )
+    if token.type == "COMMA" and "COMMA" not in terminals and opener is None:
+        return SpecSyntaxError(
+            "unexpected ','; separate arguments with spaces, as in `conv 64 3x3`, "
+            "or call with parentheses, as in `conv(64, 3x3)`",
+            here,
+        )
+    if "BRANCH" in terminals and opens_block:
+        # `repeet 3:` parses as a merge like `concat:`, whose indented lines must be branches
+        head = source.line(previous).split()[0].split("(")[0].rstrip(":")
+        keyword = difflib.get_close_matches(head, BLOCK_KEYWORDS, n=1, cutoff=0.6)
+        if keyword and head not in BLOCK_KEYWORDS:
+            start = source.line(previous).index(head) + 1
+            return SpecSyntaxError(
+                f"unknown statement '{head}'; did you mean '{keyword[0]}'?", _point(source, previous, start, len(head))
+            )
+        return SpecSyntaxError(
+            f"expected 'branch:': the lines under '{head}:' (on line {previous}) are the branches it merges", here
+        )
+    if terminals == {"COLON"} and token.type == "_NL":
+        return SpecSyntaxError("expected ':' at the end of the line", here)
+    expected = _phrase_expected(terminals)
     message = f"unexpected {found}"
     if expected:
         message += "; expected " + _one_of(expected)
-    return SpecSyntaxError(message, _point(source, line, column, max(width, 1)))
+    return SpecSyntaxError(message, here)
+
+
+def _unclosed_paren(source: Source, line: int, column: int) -> tuple[int, int] | None:
+    """Where the innermost '(' still open before (line, column) is, skipping comments and strings."""
+    stack: list[tuple[int, int]] = []
+    for number, text in enumerate(source.text.splitlines()[:line], start=1):
+        if number == line:
+            text = text[: column - 1]
+        in_string = False
+        for index, char in enumerate(text):
+            if char == '"':
+                in_string = not in_string
+            elif in_string:
+                continue
+            elif char == "#":
+                break
+            elif char == "(":
+                stack.append((number, index + 1))
+            elif char == ")" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
 
 
 # Terminals that can start a value; when all of them are expected, say "a value".
@@ -136,8 +199,16 @@ VALUE_STARTERS = {"NUMBER", "NAME", "DIMS", "CALLNAME", "LPAR"}
 STATEMENT_STARTERS = {"REPEAT", "RESIDUAL", "IF", "OUTPUT", "NAME", "CALLNAME"}
 
 
+BLOCK_KEYWORDS = ("repeat", "residual", "shortcut", "if", "elif", "else", "block", "branch")
+
+# Operators that could continue an expression; listed only when little else is expected.
+OPERATORS = {"ADD_OP", "MUL_OP", "COMP_OP", "DOT", "MINUS"}
+
+
 def _phrase_expected(terminals: set[str]) -> list[str]:
     words = []
+    if len(terminals - OPERATORS) >= 2:
+        terminals = terminals - OPERATORS
     if STATEMENT_STARTERS <= terminals:
         terminals = terminals - STATEMENT_STARTERS - {"BLOCK", "IMPORT", "INPUT", "NETWORK", "LPAR"}
         words.append("a statement")
@@ -180,7 +251,11 @@ def _quote_keyword(terminal: str) -> str:
 
 
 def _one_of(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else "one of " + ", ".join(words)
+    if len(words) == 1:
+        return words[0]
+    if len(words) == 2:
+        return f"{words[0]} or {words[1]}"
+    return "one of " + ", ".join(words)
 
 
 @v_args(meta=True)
@@ -221,7 +296,7 @@ class _ToAst(Transformer):
 
     def block_def(self, meta, children):
         head, params, body = children
-        header = Span(self.source, head.line, head.column, head.line, head.end_column)
+        header = Span(self.source, head.line, head.column, head.line, head.end_column - 1)  # the name, without '('
         return ast.BlockDef(str(head)[:-1], params or (), body, header)
 
     def params(self, meta, children):
