@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--format", choices=("table", "json"), default="table")
     summary.set_defaults(run=_summary)
 
+    ops = commands.add_parser("ops", help="list every op with its attributes")
+    ops.set_defaults(run=_ops)
+
     build = commands.add_parser("build", help="write the PyTorch module and the HTML report")
     common(build)
     build.add_argument("-o", "--output", metavar="DIR", help="write both files here (default: build/ and reports/)")
@@ -128,6 +131,31 @@ def _build(args) -> int:
         print(f"  note: {note}")
     print(f"  done in {time.perf_counter() - started:.2f} s")
     return EXIT_OK
+
+
+def _ops(args) -> int:
+    from netspec.ops import all_ops
+    from netspec.ops.base import REQUIRED
+
+    for name, op in all_ops().items():
+        parts = []
+        for attr in op.attrs:
+            if attr.positional:
+                parts.append(attr.name if attr.default is REQUIRED else f"[{attr.name}]")
+            else:
+                default = "" if attr.default is REQUIRED else f"={_default(attr.default)}"
+                parts.append(f"{attr.name}{default}")
+        print(f"{name} {' '.join(parts)}".rstrip())
+        print(f"    {op.summary}")
+    return EXIT_OK
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "auto"
+    return str(value)
 
 
 # ---- helpers

@@ -1,8 +1,6 @@
 """Whole-graph checks run after elaboration: values that never reach an output (warnings)."""
 from __future__ import annotations
 
-import networkx as nx
-
 from netspec.errors import Diagnostic
 from netspec.ir.graph import Graph
 from netspec.syntax import ast
@@ -13,7 +11,7 @@ def unused_values(graph: Graph, spec: ast.Spec, referenced: set[str]) -> list[Di
     live: set[str] = set()
     for output in graph.outputs:
         live.add(output.node)
-        live |= nx.ancestors(graph.digraph, output.node)
+        live |= graph.ancestors(output.node)
     warnings = []
     for node in graph.layers():
         if node.name in live:

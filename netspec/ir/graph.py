@@ -5,8 +5,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterator
 
-import networkx as nx
-
 from netspec.errors import Span
 from netspec.ops import lookup
 from netspec.ops.base import Attrs, OpDef, Shape
@@ -83,7 +81,10 @@ class Graph:
         return tuple(self.by_name[i].shape for i in node.inputs)
 
     @cached_property
-    def digraph(self) -> nx.DiGraph:
+    def digraph(self):
+        """The graph as a networkx.DiGraph, for graph algorithms (imported on first use)."""
+        import networkx as nx
+
         g = nx.DiGraph()
         for n in self.nodes:
             g.add_node(n.name)
@@ -91,8 +92,27 @@ class Graph:
                 g.add_edge(i, n.name)
         return g
 
+    @cached_property
+    def _consumers(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {n.name: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                if n.name not in found[i]:
+                    found[i].append(n.name)
+        return found
+
     def consumers(self, name: str) -> list[str]:
-        return list(self.digraph.successors(name))
+        return list(self._consumers[name])
+
+    def ancestors(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            for i in self.by_name[stack.pop()].inputs:
+                if i not in seen:
+                    seen.add(i)
+                    stack.append(i)
+        return seen
 
 
 INPUT_OP = "input"
