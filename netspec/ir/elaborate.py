@@ -75,11 +75,11 @@ class Elaborator:
             self.sink.error("no 'input' line: declare the input shape, e.g. 'input 3x224x224'", network.span)
             return None
         scope = Scope({}, {}, (), params)
-        current = self._input(spec.inputs[0], scope)
+        current = self._input(spec.inputs[0], scope) or Tensor(None, None, spec.inputs[0].span)  # unknown after an error
         outputs: list[Output] = []
         current = self._run_body(spec.body, scope, current, outputs)
         if not outputs and current is not None and current.known:
-            outputs.append(Output(current.node.rsplit(".", 1)[-1], current.node, spec.span))
+            outputs.append(Output(current.node.split(".")[0], current.node, spec.span))
         if self.sink.errors:
             return None
         nodes, outputs = finalize_names(self.nodes, outputs)
@@ -120,7 +120,8 @@ class Elaborator:
             if isinstance(shape, int) and not isinstance(shape, bool):
                 shape = (shape,)
             if not isinstance(shape, tuple) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-                self.sink.error(f"the input shape must be positive integers such as 3x224x224, got {describe(shape)}", decl.shape.span)
+                shown = _fmt(shape) if isinstance(shape, tuple) and all(isinstance(d, (int, float)) for d in shape) else describe(shape)
+                self.sink.error(f"the input shape must be positive integers such as 3x224x224, got {shown}", decl.shape.span)
                 return None
             if not 1 <= len(shape) <= 4:
                 self.sink.error(f"inputs have 1 to 4 axes (C, CxL, CxHxW, CxDxHxW), got {len(shape)}", decl.shape.span)
@@ -147,7 +148,8 @@ class Elaborator:
         later statements that read them are skipped instead of reporting follow-on errors."""
         poisoned = Tensor(None, None, stmt.span)
         name = getattr(stmt, "name", None) if isinstance(stmt, (ast.Chain, ast.Assign)) else None
-        if name and name not in scope.values and lookup(name) is None and name not in self.library.blocks:
+        reserved = name == "in" or lookup(name) is not None or name in self.library.blocks or name in scope.globals
+        if name and name not in scope.values and not reserved:
             scope.values[name] = poisoned
             scope.defined_at[name] = (stmt.name_span, scope.iteration)
         return current if isinstance(stmt, ast.Assign) else poisoned
@@ -182,18 +184,20 @@ class Elaborator:
             raise SpecError(f"a condition must be true or false, got {describe(value)}", expr.span)
         return value
 
-    def _output(self, stmt: ast.Output, scope: Scope, current: Tensor | None, outputs: list[Output]) -> None:
+    def _output(self, stmt: ast.Output, scope: Scope, current: Tensor | None, outputs: list[Output] | None) -> None:
+        if outputs is None:
+            raise SpecError("'output' belongs at the top level of the network, not inside a block", stmt.span)
         if not stmt.values:
             tensor = self._need_current(current, stmt.span, "output")
             if tensor.known:
-                outputs.append(Output(tensor.node.rsplit(".", 1)[-1], tensor.node, stmt.span))
+                outputs.append(Output(tensor.node.split(".")[0], tensor.node, stmt.span))
             return
         for expr in stmt.values:
             value = self._evaluator(scope, current).eval(expr)
             if not isinstance(value, Tensor):
                 raise SpecError(f"'output' takes values, got {describe(value)}", expr.span)
             if value.known:
-                name = expr.id if isinstance(expr, ast.Name) else value.node.rsplit(".", 1)[-1]
+                name = expr.id if isinstance(expr, ast.Name) else value.node.split(".")[0]
                 outputs.append(Output(name, value.node, expr.span))
 
     def _repeat(self, stmt: ast.Repeat, scope: Scope, current, outputs) -> Tensor | None:
@@ -307,6 +311,12 @@ class Elaborator:
         if op is None:
             if call.callee == INPUT_OP:
                 raise SpecError("'input' is declared once at the top, e.g. 'input 3x224x224'", call.callee_span)
+            if call.callee == "in":
+                raise SpecError(
+                    "a pipeline starts from the current value already; drop 'in', or name a value with "
+                    "`as NAME` and start the pipeline from that name",
+                    call.callee_span,
+                )
             candidates = [*all_ops(), *self.library.blocks, *scope.names()]
             raise SpecError(f"unknown op or block '{call.callee}'{did_you_mean(call.callee, candidates)}", call.callee_span)
         return self._invoke_op(op, call, None, scope, current, name)
@@ -369,13 +379,24 @@ class Elaborator:
         for kw in call.kwargs:
             if kw.name not in names:
                 hint = did_you_mean(kw.name, names) or (f"; it has: {', '.join(names)}" if names else "; it has none")
+                if not hint.startswith("; did you mean"):  # relu slope=0.1: a sibling op may have it
+                    siblings = [o.name for o in all_ops().values() if o.family == op.family and kw.name in {a.name for a in o.attrs}]
+                    if siblings:
+                        hint += f" ({' and '.join(siblings[:2])} {'has' if len(siblings) == 1 else 'have'} '{kw.name}')"
                 raise SpecError(f"'{op.name}' has no attribute '{kw.name}'{hint}", kw.span)
             if kw.name in raw:
                 raise SpecError(f"'{kw.name}' is given twice", kw.span)
             raw[kw.name], spans[kw.name] = evaluator.eval(kw.value, symbols_ok=True), kw.value.span
         for attr_name, value in raw.items():
-            if isinstance(value, Symbol) and kinds[attr_name] != "choice" and not kinds[attr_name].startswith("padding"):
-                raise self._undefined(value, spans[attr_name], evaluator)
+            if not isinstance(value, Symbol) or kinds[attr_name] == "choice" or kinds[attr_name].startswith("padding"):
+                continue
+            if kinds[attr_name] == "bool":  # inplace=yes
+                raise SpecError(
+                    f"{attr_name} must be true or false, got '{value.name}'"
+                    + did_you_mean(value.name, [*evaluator.names(), "true", "false"]),
+                    spans[attr_name],
+                )
+            raise self._undefined(value, spans[attr_name], evaluator)
         return raw, spans
 
     @staticmethod
@@ -388,7 +409,7 @@ class Elaborator:
             try:  # the inputs are unknown, but the attributes can still be checked on their own
                 op.check_values(raw)
             except OpError as error:
-                raise _op_error(error, spans, callee_span) from None
+                raise _op_error(error, raw, spans, callee_span) from None
             raise Poisoned()
         shapes = [t.shape for t in inputs]
         try:
@@ -398,7 +419,7 @@ class Elaborator:
             if "collapses" in error.message:
                 self.collapsed = True
             notes = [Note(inputs[i].span, f"the {_ordinal(i)} input ({_fmt(shapes[i])}) comes from here") for i in error.inputs]
-            raise _op_error(error, spans, callee_span, notes) from None
+            raise _op_error(error, raw, spans, callee_span, notes) from None
         local = self._explicit(scope, name, span) if name else self._auto(scope, op_name)
         node_name = ".".join([f.name for f in scope.frames] + [local])
         if len(self.nodes) >= MAX_NODES:
@@ -418,7 +439,7 @@ class Elaborator:
         frame = Frame(local, block.name, call.span, tuple(args.items()), block.span)
         inner = Scope(dict(args), {}, scope.frames + (frame,), scope.globals, (), scope.block_stack + (block.name,))
         reported = len(self.sink.diagnostics)
-        result = self._run_body(block.body, inner, start, [])
+        result = self._run_body(block.body, inner, start, None)
         if len(self.sink.diagnostics) > reported:
             shown = ", ".join(f"{k}={describe(v)}" for k, v in args.items())
             note = Note(call.span, f"in {block.name}({shown}), called here")
@@ -440,7 +461,8 @@ class Elaborator:
         args = {p: evaluator.eval(e) for p, e in zip(params, call.args)}
         for kw in call.kwargs:
             if kw.name not in params:
-                raise SpecError(f"block '{block.name}' has no parameter '{kw.name}'{did_you_mean(kw.name, params)}", kw.span,
+                hint = did_you_mean(kw.name, params) or (f"; it has: {', '.join(params)}" if params else "; it has none")
+                raise SpecError(f"block '{block.name}' has no parameter '{kw.name}'{hint}", kw.span,
                                 [Note(block.span, f"'{block.name}' is defined here")])
             if kw.name in args:
                 raise SpecError(f"'{kw.name}' is given twice", kw.span)
@@ -480,7 +502,9 @@ class Elaborator:
         return Evaluator(lookup_name, scope.names, lambda call: self._invoke(call, scope, current, None))
 
     def _bind(self, scope: Scope, name: str, value: Tensor | None, span: Span) -> None:
-        if lookup(name) is not None or name in self.library.blocks or name == "in":
+        if name == "in":
+            raise SpecError("'in' is reserved for the current value; choose another name for this value", span)
+        if lookup(name) is not None or name in self.library.blocks:
             raise SpecError(f"'{name}' is the name of an op or block; choose another name for this value", span)
         previous = scope.defined_at.get(name)
         if previous is not None and previous[1] == scope.iteration:
@@ -521,14 +545,14 @@ def _ordinal(index: int) -> str:
     return words[index] if index < len(words) else f"#{index + 1}"
 
 
-def _op_error(error: OpError, spans: Mapping[str, Span], callee_span: Span, notes=()) -> SpecError:
+def _op_error(error: OpError, raw: Mapping[str, Any], spans: Mapping[str, Span], callee_span: Span, notes=()) -> SpecError:
     """An op's complaint as a diagnostic at the attribute to blame; when that attribute was
     computed (`conv c/3 ...`), show the expression with its value: "but c/3 = 21.3333"."""
     where = spans.get(error.attr, callee_span) if error.attr else callee_span
     message = error.message
     text = _span_text(where) if error.attr in spans else ""
     head, sep, got = message.rpartition(", got ")
-    if sep and text and _is_expression(text) and ";" not in got:
+    if sep and text and _is_expression(text) and ";" not in got and not isinstance(raw.get(error.attr), tuple):
         message = f"{head}, but {text} = {got}"
         if "must be an integer" in head and "/" in text and "//" not in text:
             message += "; use '//' to divide and round down"
@@ -633,9 +657,9 @@ def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], 
                 ]
         sink.raise_if_errors()
     assert graph is not None
-    from netspec.ir.checks import unused_values
+    from netspec.ir.checks import without_unreachable
 
-    return replace(graph, warnings=tuple(unused_values(graph, spec, elaborator.referenced)))
+    return without_unreachable(graph)
 
 
 def smallest_working_input(spec: ast.Spec, library: Library, overrides: dict[str, Any]) -> str | None:

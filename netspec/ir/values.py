@@ -184,7 +184,11 @@ class Evaluator:
                 raise SpecError(f"'{e.callee}' takes no keyword arguments", e.kwargs[0].span)
             args = [self.eval(a) for a in e.args]
             for arg, value in zip(e.args, args):
-                self._need_number(value, arg, f"pass to '{e.callee}'")
+                self._need_number(value, arg, "pass {} to '" + e.callee + "'")
+            if e.callee in ("min", "max") and len(args) < 2:
+                raise SpecError(f"{e.callee}() takes two or more numbers, got {len(args)}", e.span)
+            if e.callee not in ("min", "max") and len(args) != 1:
+                raise SpecError(f"{e.callee}() takes one number, got {len(args)}", e.span)
             try:
                 return BUILTINS[e.callee](*args)
             except (TypeError, ValueError) as error:
@@ -197,7 +201,8 @@ class Evaluator:
     @staticmethod
     def _need_number(value: Any, expr: ast.Expr, verb: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(f"cannot {verb} {describe(value)}; a number is needed here", expr.span)
+            action = verb.format(describe(value)) if "{}" in verb else f"{verb} {describe(value)}"
+            raise SpecError(f"cannot {action}; a number is needed here", expr.span)
 
     @staticmethod
     def _truth(value: Any, expr: ast.Expr) -> bool:

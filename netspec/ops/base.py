@@ -87,6 +87,8 @@ def _describe(value: Any) -> str:
         return "x".join(str(v) for v in value)
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, str):
+        return f'"{value}"'
     return str(value)
 
 
@@ -109,11 +111,18 @@ def as_float(value: Any, what: str) -> float:
 
 def per_axis(value: Any, rank: int, what: str, minimum: int) -> tuple[int, ...]:
     """An int (same on every axis) or one int per spatial axis (3x3, (3, 1))."""
-    if isinstance(value, tuple):
-        if len(value) != rank:
-            raise OpError(f"{what} has {len(value)} values but the input has {rank} spatial axes")
-        return tuple(as_int(v, what, minimum) for v in value)
-    return (as_int(value, what, minimum),) * rank
+    try:
+        if isinstance(value, tuple):
+            if len(value) != rank:
+                raise OpError(
+                    f"{what} {_describe(value)} has {len(value)} values but the input has "
+                    f"{rank} spatial {'axis' if rank == 1 else 'axes'}; give one value per axis, or a single number"
+                )
+            return tuple(as_int(v, what, minimum) for v in value)
+        return (as_int(value, what, minimum),) * rank
+    except OpError as error:
+        error.attr = error.attr or what  # point at the attribute, not at the op
+        raise
 
 
 CHECKERS: dict[str, Callable[[Any, Attr], Any]] = {

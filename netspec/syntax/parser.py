@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, UnexpectedInput, v_args
@@ -167,6 +168,10 @@ def _syntax_error(source: Source, error: UnexpectedInput) -> SpecSyntaxError:
     if terminals == {"COLON"} and token.type == "_NL":
         return SpecSyntaxError("expected ':' at the end of the line", here)
     expected = _phrase_expected(terminals)
+    assigned = re.search(r"([A-Za-z_]\w*)\s*=\s*$", source.line(line)[: column - 1])
+    value_expected = "a value" in expected or "NAME" in terminals
+    if assigned and value_expected and token.type in ("_NL", "$END", "_DEDENT", "RPAR", "COMMA"):
+        return SpecSyntaxError(f"expected a value after '{assigned.group(0).strip()}'", here)
     message = f"unexpected {found}"
     if expected:
         message += "; expected " + _one_of(expected)
