@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from netspec import __version__
 from netspec.analysis.cost import costs
 from netspec.ir.graph import Frame, Graph, Node
+from netspec.ir.values import describe
 from netspec.ops import lookup
 
 RESERVED = {"self", "x", "out", "torch", "nn", "super", "input", "OrderedDict"}
@@ -386,12 +387,16 @@ class Generator:
         defined = frame.definition if frame and frame.definition else (frame.span if frame else self.graph.span)
         where = f"{defined.source.name}:{defined.line}"
         if is_root:
-            settings = ", ".join(f"{k}={v}" for k, v in self.graph.params)
+            settings = ", ".join(f"{k}={describe(v)}" for k, v in self.graph.params)
             doc = f"The network {self.graph.name}" + (f" ({settings})" if settings else "") + f", from {self.graph.span.source.name}."
         else:
             paths = [m.scope.path for m in members]
             used = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-            what = f"Block {frame.block}" if frame.block else f"'{frame.name}'"
+            fixed = [
+                f"{k}={describe(v)}" for k, v in frame.args
+                if k not in params and all(dict(m.scope.frame.args).get(k) == v for m in members)
+            ]
+            what = f"Block {frame.block}({', '.join(fixed)})" if frame.block else f"'{frame.name}'"
             doc = f"{what} from {where}; used as {used}."
         doc = _wrap_doc(doc)
         signature = ", ".join(["self", *params])
