@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from netspec.errors import DiagnosticSink, NetspecError, Note, Span, SpecError, did_you_mean
 from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
 from netspec.ir.naming import finalize_names
-from netspec.ir.values import MISSING, Evaluator, Poisoned, Tensor, describe
+from netspec.ir.values import MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
 from netspec.ops import all_ops, lookup
 from netspec.ops.base import REQUIRED, Attrs, OpError, Symbol
 from netspec.syntax import ast
@@ -401,7 +401,7 @@ class Elaborator:
 
     @staticmethod
     def _undefined(symbol: Symbol, span: Span, evaluator: Evaluator) -> SpecError:
-        return SpecError(f"undefined name '{symbol.name}'{did_you_mean(symbol.name, evaluator.names())}", span)
+        return undefined_name(symbol.name, span, evaluator.names())
 
     def _apply(self, op_name: str, inputs, raw, spans, scope: Scope, span: Span, name, callee_span) -> Tensor:
         op = lookup(op_name)
@@ -567,7 +567,7 @@ def _span_text(span: Span) -> str:
 
 def _is_expression(text: str) -> bool:
     """True for `c/3` or `width * 2`, false for a literal such as `1.5`, `3x3` or `1e-3`."""
-    literal = r"\(?-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\)?|\d+(x\d+)+|true|false"
+    literal = r'\(?-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\)?|\d+(x\d+)+|true|false|"[^"]*"'
     return re.fullmatch(literal, text) is None
 
 
@@ -671,11 +671,13 @@ def smallest_working_input(spec: ast.Spec, library: Library, overrides: dict[str
         return None
     channels, spatial = start.shape[0], start.shape[1:]
 
-    def works(scale: int) -> bool:
-        shape = (channels, *(s + scale for s in spatial))
+    def fits(sizes) -> bool:
         trial = DiagnosticSink()
-        Elaborator(spec, library, trial, shape).run(overrides)
+        Elaborator(spec, library, trial, (channels, *sizes)).run(overrides)
         return not any("collapses" in d.message for d in trial.errors)
+
+    def works(scale: int) -> bool:
+        return fits(tuple(s + scale for s in spatial))
 
     grow = 1
     while not works(grow):
@@ -686,7 +688,19 @@ def smallest_working_input(spec: ast.Spec, library: Library, overrides: dict[str
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if works(middle) else (middle, high)
-    return "x".join(map(str, (channels, *(s + high for s in spatial))))
+    together = tuple(s + high for s in spatial)
+    # Then shrink each axis on its own to its smallest working size: 3x16x24 under five 2x2
+    # pools needs 3x32x32, not 3x32x40 (window sizes grow monotonically with the input).
+    best = list(together)
+    for axis in range(len(spatial)):
+        low, high = 0, together[axis]  # fits with `high` on this axis, not with 0
+        while high - low > 1:
+            middle = (low + high) // 2
+            trial_sizes = tuple(middle if i == axis else t for i, t in enumerate(together))
+            low, high = (low, middle) if fits(trial_sizes) else (middle, high)
+        best[axis] = high
+    shape = tuple(best) if fits(tuple(best)) else together
+    return "x".join(map(str, (channels, *shape)))
 
 
 __all__ = ["elaborate", "load", "Library", "REQUIRED", "Symbol"]

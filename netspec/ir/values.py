@@ -96,6 +96,16 @@ def tensor_property(tensor: Tensor, attr: str, span: Span) -> Any:
     raise SpecError(f"a value of shape {'x'.join(map(str, shape))} has no property '{attr}'{did_you_mean(attr, known)}", span)
 
 
+def undefined_name(name: str, span: Span, visible) -> SpecError:
+    """"undefined name 'widht'; did you mean 'width'?", or a hint for `3X3` / `3x` (read as 3, then a name)."""
+    before = span.source.line(span.line)[span.column - 2 : span.column - 1] if span.column > 1 else ""
+    if before.isdigit():
+        hint = "; dimensions are written with a lower-case x between numbers, as in 3x3"
+    else:
+        hint = did_you_mean(name, visible)
+    return SpecError(f"undefined name '{name}'{hint}", span)
+
+
 class _Poisoned(Exception):
     """Raised when an expression reads a value an earlier error left unknown."""
 
@@ -135,7 +145,7 @@ class Evaluator:
             return value
         if symbols_ok:
             return Symbol(e.id)
-        raise SpecError(f"undefined name '{e.id}'{did_you_mean(e.id, self.names())}", e.span)
+        raise undefined_name(e.id, e.span, self.names())
 
     def _tuple(self, e: ast.Tuple) -> Any:
         return tuple(self.eval(item) for item in e.items)

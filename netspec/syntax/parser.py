@@ -138,8 +138,16 @@ def _syntax_error(source: Source, error: UnexpectedInput) -> SpecSyntaxError:
     width = len(str(token)) if token is not None and token.type not in ("_NL", "$END", "_DEDENT", "_INDENT") else 1
     here = _point(source, line, column, max(width, 1))
     if token is None:  # a character no token can start with: the list of tokens allowed here would be noise
+        if source.line(line)[column - 1 : column] == '"':
+            return SpecSyntaxError("unterminated string: a string must end on the line where it starts", here)
         return SpecSyntaxError(f"unexpected {found}", here)
     terminals = _expected(error)
+    if "CALLNAME" in terminals and re.match(r"\s*block\b", text) and token.type != "CALLNAME":
+        name = str(token) if token.type == "NAME" else "NAME"
+        return SpecSyntaxError(
+            f"a block is declared as `block NAME(PARAMETERS):`; write `block {name}():` if it has no parameters",
+            here,
+        )
     opener = _unclosed_paren(source, line, column)
     if opener is not None and "RPAR" in terminals and opener[0] < line:
         return SpecSyntaxError(
@@ -220,6 +228,9 @@ def _phrase_expected(terminals: set[str]) -> list[str]:
     if VALUE_STARTERS <= terminals:
         terminals = terminals - VALUE_STARTERS - {"STRING", "TRUE", "FALSE", "MINUS", "NOT"}
         words.append("a value")
+    if {"NAME", "CALLNAME"} <= terminals:  # after '|' or ';': the next stage
+        terminals = terminals - {"NAME", "CALLNAME"}
+        words.append("an op or block")
     words += [TERMINAL_WORDS.get(t, _quote_keyword(t)) for t in terminals]
     return sorted(set(words))
 
@@ -259,7 +270,7 @@ def _one_of(words: list[str]) -> str:
     if len(words) == 1:
         return words[0]
     if len(words) == 2:
-        return f"{words[0]} or {words[1]}"
+        return f"{words[0]}{',' if ' or ' in words[0] else ''} or {words[1]}"
     return "one of " + ", ".join(words)
 
 
