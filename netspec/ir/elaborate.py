@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -11,20 +11,13 @@ from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
 from netspec.ir.naming import finalize_names
 from netspec.ir.values import MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
 from netspec.ops import all_ops, lookup
-from netspec.ops.base import REQUIRED, Attrs, OpError, Symbol
+from netspec.ops.base import Attrs, OpError, Symbol
 from netspec.syntax import ast
-from netspec.syntax.parser import parse, parse_file
+from netspec.ir.loader import Library, load
 
 MAX_REPEAT = 10_000
 TOO_DEEP = "the spec nests too deeply to process: an expression or a chain of block calls is too deep"
 MAX_NODES = 200_000
-
-
-@dataclass
-class Library:
-    """Every block visible to a spec: its own and those it imports, with where each came from."""
-
-    blocks: dict[str, ast.BlockDef] = field(default_factory=dict)
 
 
 @dataclass
@@ -571,68 +564,6 @@ def _is_expression(text: str) -> bool:
     return re.fullmatch(literal, text) is None
 
 
-# ---- loading specs and their imports ------------------------------------------------
-
-
-def load(source: str | Path, allow_outside: bool = False) -> tuple[ast.Spec, Library]:
-    """Parse a spec (a path, or the text itself) and every spec it imports."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith(".net")):
-        path = Path(source)
-        spec = parse_file(path)
-        root = path.resolve().parent
-    else:
-        spec = parse(str(source), "<spec>")
-        path, root = None, Path.cwd().resolve()
-    library = Library()
-    _collect(spec, path, root, allow_outside, library, [path.resolve()] if path else [], set())
-    return spec, library
-
-
-def _collect(spec: ast.Spec, path: Path | None, root: Path, allow_outside: bool, library: Library, stack, seen) -> None:
-    base = path.resolve().parent if path else root
-    sink = DiagnosticSink()
-    for imp in spec.imports:
-        target = (base / imp.path).resolve()
-        if not allow_outside and root not in target.parents and target != root:
-            sink.error(
-                f"import '{imp.path}' leaves the project folder (the folder of the spec being checked); "
-                "move the file into it, or pass --allow-outside-imports to permit this",
-                imp.span,
-            )
-            continue
-        if target in stack or (path is not None and target == path.resolve()):
-            files = [path.resolve(), target] if target not in stack else [*stack[stack.index(target):], target]
-            chain = " → ".join(_shown(f) for f in files)
-            sink.error(f"import cycle: {chain}; a file cannot import itself, directly or indirectly", imp.span)
-            continue
-        if target in seen:
-            continue
-        if not target.is_file():
-            sink.error(f"cannot import '{imp.path}': no such file ({_shown(target)})", imp.span)
-            continue
-        seen.add(target)
-        try:
-            imported = parse_file(target, _shown(target))
-            _collect(imported, target, root, allow_outside, library, [*stack, target], seen)
-        except NetspecError as error:
-            sink.add(error)
-    for block in spec.blocks:
-        previous = library.blocks.get(block.name)
-        if previous is not None and previous is not block:
-            sink.error(f"block '{block.name}' is defined twice", block.span, [Note(previous.span, "the other definition is here")])
-        elif lookup(block.name) is not None:
-            sink.error(f"'{block.name}' is the name of a built-in op; name the block differently", block.span)
-        library.blocks[block.name] = block
-    sink.raise_if_errors()
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def elaborate(source: str | Path, overrides: Mapping[str, Any] | None = None, allow_outside: bool = False) -> Graph:
     """Parse, load imports, elaborate and check; raise a NetspecError listing every problem found."""
     spec, library = load(source, allow_outside)
@@ -648,6 +579,8 @@ def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], 
     graph = elaborator.run(overrides)
     if sink.errors:
         if elaborator.collapsed and input_override is None:
+            from netspec.ir.min_input import smallest_working_input
+
             hint = smallest_working_input(spec, library, overrides)
             if hint:
                 sink.diagnostics = [
@@ -662,45 +595,4 @@ def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], 
     return without_unreachable(graph)
 
 
-def smallest_working_input(spec: ast.Spec, library: Library, overrides: dict[str, Any]) -> str | None:
-    """Grow the spatial axes of the input together until no layer collapses; report the smallest size."""
-    sink = DiagnosticSink()
-    probe = Elaborator(spec, library, sink)
-    start = probe._input(spec.inputs[0], Scope({}, {}, (), probe._network_params(spec.networks[0], overrides))) if spec.inputs else None
-    if start is None or start.shape is None or len(start.shape) < 2:
-        return None
-    channels, spatial = start.shape[0], start.shape[1:]
-
-    def fits(sizes) -> bool:
-        trial = DiagnosticSink()
-        Elaborator(spec, library, trial, (channels, *sizes)).run(overrides)
-        return not any("collapses" in d.message for d in trial.errors)
-
-    def works(scale: int) -> bool:
-        return fits(tuple(s + scale for s in spatial))
-
-    grow = 1
-    while not works(grow):
-        grow *= 2
-        if grow > 8192:
-            return None
-    low, high = grow // 2, grow  # works(high); find the smallest working growth by bisection
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (low, middle) if works(middle) else (middle, high)
-    together = tuple(s + high for s in spatial)
-    # Then shrink each axis on its own to its smallest working size: 3x16x24 under five 2x2
-    # pools needs 3x32x32, not 3x32x40 (window sizes grow monotonically with the input).
-    best = list(together)
-    for axis in range(len(spatial)):
-        low, high = 0, together[axis]  # fits with `high` on this axis, not with 0
-        while high - low > 1:
-            middle = (low + high) // 2
-            trial_sizes = tuple(middle if i == axis else t for i, t in enumerate(together))
-            low, high = (low, middle) if fits(trial_sizes) else (middle, high)
-        best[axis] = high
-    shape = tuple(best) if fits(tuple(best)) else together
-    return "x".join(map(str, (channels, *shape)))
-
-
-__all__ = ["elaborate", "load", "Library", "REQUIRED", "Symbol"]
+__all__ = ["elaborate", "elaborate_spec", "Elaborator", "Scope"]
