@@ -162,15 +162,19 @@ def _default(value: Any) -> str:
 
 
 def summary_table(analysis) -> str:
-    rows = [(c.name, c.op, _shape(c.output_shape), f"{c.params:,}", f"{c.macs:,}") for c in analysis.layers]
+    fields = analysis.receptive_fields
+    rows = [
+        (c.name, c.op, _shape(c.output_shape), f"{c.params:,}", f"{c.macs:,}", fields[c.name].describe())
+        for c in analysis.layers
+    ]
     totals = analysis.totals
-    header = ("layer", "op", "output", "params", "MACs")
-    footer = ("total", "", "", f"{totals.params:,}", f"{totals.macs:,}")
-    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(5)]
+    header = ("layer", "op", "output", "params", "MACs", "RF")
+    footer = ("total", "", "", f"{totals.params:,}", f"{totals.macs:,}", "")
+    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(6)]
 
     def line(row) -> str:
         left = "  ".join(row[i].ljust(widths[i]) for i in range(3))
-        right = "  ".join(row[i].rjust(widths[i]) for i in (3, 4))
+        right = "  ".join(row[i].rjust(widths[i]) for i in (3, 4, 5))
         return f"{left}  {right}".rstrip()
 
     rule = "-" * len(line(header))
@@ -185,6 +189,7 @@ def summary_table(analysis) -> str:
         f"Other element-wise ops (bias adds, activations, normalization, merges): {totals.elementwise:,}. "
         f"Buffers: {totals.buffers:,}. Activations: {totals.activation_bytes / 2**20:.1f} MiB per sample (float32)."
     )
+    out.append("RF = receptive field in input pixels per axis (Araujo et al., 2019); global = the whole input.")
     return "\n".join(out)
 
 

@@ -102,3 +102,17 @@ def test_missing_file_is_a_clear_error():
     result = run("check", "no/such/spec.net")
     assert result.returncode == 1
     assert "no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("spec", sorted((ROOT / "specs").glob("*.net")), ids=lambda p: p.stem)
+def test_every_spec_checks_summarises_and_builds(spec, tmp_path, capsys):
+    from netspec.cli import main
+
+    assert main(["check", str(spec)]) == 0
+    capsys.readouterr()
+    assert main(["summary", str(spec), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["network"] and summary["totals"]["params"] == sum(l["params"] for l in summary["layers"])
+    assert main(["build", str(spec), "-o", str(tmp_path)]) == 0
+    assert (tmp_path / f"{spec.stem}.py").stat().st_size > 0
+    assert (tmp_path / f"{spec.stem}.html").stat().st_size > 0

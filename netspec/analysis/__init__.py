@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from netspec.analysis.cost import LayerCost, Totals, costs
+from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.ir.graph import Graph
 
 
@@ -26,6 +27,10 @@ class Analysis:
     def totals(self) -> Totals:
         return self._costs[1]
 
+    @cached_property
+    def receptive_fields(self) -> dict[str, ReceptiveField]:
+        return receptive_fields(self.graph)
+
     @property
     def name(self) -> str:
         return self.graph.name
@@ -45,13 +50,18 @@ class Analysis:
             "params_set": {k: v for k, v in self.graph.params},
             "input": list(self.input_shape),
             "outputs": {name: list(shape) for name, shape in self.outputs.items()},
+            "output_receptive_fields": {
+                o.name: self.receptive_fields[o.node].describe() for o in self.graph.outputs
+            },
             "conventions": {
                 "macs": "multiply-accumulates of conv and linear layers (bias adds excluded); FLOPs = 2 x MACs",
                 "shapes": "per sample, channels first; the batch dimension is not counted",
                 "bytes": "float32",
             },
             "totals": self.totals.as_dict(),
-            "layers": [c.as_dict() for c in self.layers],
+            "layers": [
+                {**c.as_dict(), "receptive_field": self.receptive_fields[c.name].as_dict()} for c in self.layers
+            ],
         }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, compact, need_spatial, numel, per_axis
+from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, need_spatial, numel, per_axis
 from netspec.ops.registry import register
 
 
@@ -73,6 +73,10 @@ class ZeroPad(OpDef):
 
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (inputs[0][0], *(n + 2 * p for n, p in zip(inputs[0][1:], a["pad"])))
+
+    def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window:
+        ones = (1,) * len(a["pad"])
+        return Window(ones, ones, a["pad"], ones)  # a 1x1 window over the padded input
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         # torch orders padding from the last axis: (left, right, top, bottom, front, back)
