@@ -21,7 +21,6 @@ from netspec.ir.values import describe
 from netspec.ops import lookup
 
 RESERVED = {"self", "x", "out", "torch", "nn", "super", "input", "OrderedDict"}
-HELPER_CLASSES = {"Add", "Mul", "Concat", "Chunk", "Split"}
 MULTIPLES = (2, 3, 4, 6, 8)
 
 
@@ -408,12 +407,19 @@ class Generator:
         return "\n".join(lines)
 
     def _unique_class_name(self, base: str) -> str:
-        if base not in self.classes and base not in HELPER_CLASSES:
+        if base not in self.classes and base not in _helper_class_names():
             return base
         k = 2
         while f"{base}{k}" in self.classes:
             k += 1
         return f"{base}{k}"
+
+
+def _helper_class_names() -> set[str]:
+    """Names the generated file may already use for ops' helper modules (Add, Concat, ...)."""
+    from netspec.ops import all_ops
+
+    return {name for op in all_ops().values() for name in re.findall(r"^class (\w+)", op.helper, re.M)}
 
 
 def _argument(expression: str) -> str:

@@ -11,21 +11,39 @@ def _fmt(shape: Shape) -> str:
     return "x".join(map(str, shape))
 
 
-class Add(OpDef):
-    name = "add"
-    family = "merge"
-    arity = None
-    summary = "Element-wise sum of two or more values of one shape (residual connections)."
-    helper = '''
-class Add(nn.Module):
-    """Element-wise sum of its inputs."""
+def _fold_helper(class_name: str, operator: str, what: str) -> str:
+    """Source of a generated module that folds its inputs with one Python operator."""
+    return f'''
+class {class_name}(nn.Module):
+    """{what} of its inputs."""
 
     def forward(self, *xs):
         out = xs[0]
         for x in xs[1:]:
-            out = out + x
+            out = out {operator} x
         return out
 '''
+
+
+class _ElementwiseMerge(OpDef):
+    """Shared by add and mul: inputs folded element by element; one op per element and extra input."""
+
+    family = "merge"
+    arity = None
+    class_name: str
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return numel(output) * (len(inputs) - 1)
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return f"{self.class_name}()"
+
+
+class Add(_ElementwiseMerge):
+    name = "add"
+    class_name = "Add"
+    summary = "Element-wise sum of two or more values of one shape (residual connections)."
+    helper = _fold_helper("Add", "+", "Element-wise sum")
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         for index, shape in enumerate(inputs[1:], start=1):
@@ -34,28 +52,12 @@ class Add(nn.Module):
                     f"cannot add {_fmt(inputs[0])} and {_fmt(shape)}: shapes must be equal", inputs=(0, index)
                 )
 
-    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
-        return numel(output) * (len(inputs) - 1)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return "Add()"
-
-
-class Mul(OpDef):
+class Mul(_ElementwiseMerge):
     name = "mul"
-    family = "merge"
-    arity = None
+    class_name = "Mul"
     summary = "Element-wise product with broadcasting (a C×1×1 gate times C×H×W, as in squeeze-and-excitation)."
-    helper = '''
-class Mul(nn.Module):
-    """Element-wise product of its inputs, broadcasting."""
-
-    def forward(self, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out * x
-        return out
-'''
+    helper = _fold_helper("Mul", "*", "Element-wise product (broadcasting)")
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         out = inputs[0]
@@ -70,12 +72,6 @@ class Mul(nn.Module):
 
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return a["shape"]
-
-    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
-        return numel(output) * (len(inputs) - 1)
-
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return "Mul()"
 
 
 class Concat(OpDef):
