@@ -63,7 +63,8 @@ def test_maxpool_after_conv():
         conv 4 3x3 pad=1
     """)
     assert f["maxpool"].size == (4, 4) and f["maxpool"].stride == (2, 2)
-    assert f["conv2"].size == (8, 8) and f["conv2"].start == (-1 - 0 - 2, -3)
+    # starts: conv pad 1 → -1; the pool has no padding → -1; conv pad 1 at j=2 → -1 - 2 = -3
+    assert f["conv2"].size == (8, 8) and f["conv2"].start == (-3, -3)
 
 
 def test_dilation_and_rectangular_kernels():
@@ -445,3 +446,34 @@ def test_interior_size_matches_autograd_for_vgg_like_net():
     touched = grad[0, 0].nonzero()
     extent = (touched.max(0).values - touched.min(0).values + 1).tolist()
     assert extent == [24, 24]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "conv 2 3x3 pad=1\ndeconv 2 4x4 stride=2 pad=1",
+        "conv 2 3x3 stride=2 pad=1\ndeconv 2 3x3 stride=2 pad=1 output_pad=1",
+        "conv 2 3x3 pad=1\nupsample 2",
+        "conv 2 3x3 pad=1\nupsample 2 mode=linear",
+        "conv 2 3x3 stride=2 pad=1\nupsample 2 mode=linear\nconv 2 3x3 pad=1",
+    ],
+)
+def test_upsampling_size_is_the_widest_window(body):
+    """After upsampling the field is not uniform; `size` is the widest one an interior position has."""
+    torch = pytest.importorskip("torch")
+    text = "network t\ninput 2x16x16\n" + body + "\n"
+    analysis = netspec.analyze(text)
+    rf = receptive_fields(analysis.graph)[analysis.graph.nodes[-1].name]
+    assert not rf.exact
+    torch.manual_seed(2)
+    module = netspec.compile(text).double()
+    x = torch.randn(1, 2, 16, 16, dtype=torch.float64, requires_grad=True)
+    out = module(x)
+    widths = set()
+    for i in range(out.shape[2]):
+        (grad,) = torch.autograd.grad(out[0, :, i, i].sum(), x, retain_graph=True)
+        rows = grad[0].abs().sum(0).sum(1).nonzero()[:, 0]
+        lo, hi = int(rows.min()), int(rows.max())
+        if 0 < lo and hi < 15:  # not clipped by the input's border
+            widths.add(hi - lo + 1)
+    assert max(widths) == rf.size[0]

@@ -11,7 +11,8 @@ For each spatial axis of the network input we carry, per node, the paper's three
 
 A sliding window with kernel k, stride s, padding p and dilation d (effective kernel
 k' = d·(k − 1) + 1) updates them as ``r += (k' − 1)·j; start −= p·j; j *= s``.
-Ops without a window (activations, normalization, dropout, channel slicing) keep them.
+Ops take part through `OpDef.window` (zero-padding is a 1×1 window with padding); ops without
+a window (activations, normalization, dropout, channel slicing) keep r, j and start.
 
 Graphs with several paths (residual adds, concatenations): the field of a merge is the
 union of its inputs' fields, ``[min start, max end]``, which is the paper's "maximum over
@@ -183,9 +184,8 @@ def _merge(inputs: list[ReceptiveField], in_shapes: Sequence[Sequence[int]], out
     out_spatial = _spatial(out_shape)
     exact = all(f.exact for f in inputs)
     # an input broadcast from a single position (a C×1×1 gate) reads the same pixels everywhere
-    for field, shape in zip(inputs, in_shapes):
-        if out_spatial and _spatial(shape) != out_spatial:
-            exact = False
+    if any(out_spatial and _spatial(shape) != out_spatial for shape in in_shapes):
+        exact = False
     size, stride, start = [], [], []
     aligned = all(f.aligned for f in inputs)
     for axis in range(rank):
