@@ -187,3 +187,24 @@ def test_googlenet_aux_heads_are_extra_outputs_only():
     assert list(aux.outputs) == ["fc", "aux2", "aux1"]
     assert trunk_macs(aux) == plain.totals.macs
     assert elaborate(SPECS / "googlenet.net").outputs[0].node == "fc"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["alexnet", "vgg16", "resnet18", "resnet50", "resnext50_32x4d", "googlenet", "inception_v3", "squeezenet1_0", "mobilenet_v2", "densenet121"],
+)
+def test_compiled_module_computes_what_torchvision_computes(case):
+    """With torchvision's (random) weights copied over in order, the outputs are the same function."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    stem, params, builder, kwargs, _ = TWINS[case]
+    torch.manual_seed(0)
+    theirs = getattr(torchvision.models, builder)(weights=None, **kwargs).eval()
+    ours = netspec.compile(SPECS / f"{stem}.net", **params).eval()
+    their_state, our_state = theirs.state_dict(), ours.state_dict()
+    assert [tuple(t.shape) for t in our_state.values()] == [tuple(t.shape) for t in their_state.values()]
+    ours.load_state_dict(dict(zip(our_state, their_state.values())))
+    x = torch.randn(2, *analyze(stem, params).input_shape)
+    with torch.no_grad():
+        expected, got = theirs(x), ours(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
