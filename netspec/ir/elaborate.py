@@ -11,7 +11,7 @@ from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
 from netspec.ir.naming import finalize_names
 from netspec.ir.values import MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
 from netspec.ops import all_ops, lookup
-from netspec.ops.base import Attrs, OpError, Symbol
+from netspec.ops.base import Attrs, CollapseError, OpError, Symbol
 from netspec.syntax import ast
 from netspec.ir.loader import Library, load
 
@@ -50,7 +50,7 @@ class Elaborator:
         self.counters: dict[tuple[str, str], int] = {}
         self.input_override = input_override
         self.referenced: set[str] = set()
-        self.collapsed = False
+        self.collapses: set[tuple[str, Span]] = set()  # (message, span) of inputs found too small
 
     # ---- entry
     def run(self, overrides: Mapping[str, Any]) -> Graph | None:
@@ -409,10 +409,11 @@ class Elaborator:
             attrs = op.prepare(raw, shapes)
             shape = op.infer(attrs, shapes)
         except OpError as error:
-            if "collapses" in error.message:
-                self.collapsed = True
             notes = [Note(inputs[i].span, f"the {_ordinal(i)} input ({_fmt(shapes[i])}) comes from here") for i in error.inputs]
-            raise _op_error(error, raw, spans, callee_span, notes) from None
+            reported = _op_error(error, raw, spans, callee_span, notes)
+            if isinstance(error, CollapseError):
+                self.collapses.add((reported.diagnostics[0].message, reported.diagnostics[0].span))
+            raise reported from None
         local = self._explicit(scope, name, span) if name else self._auto(scope, op_name)
         node_name = ".".join([f.name for f in scope.frames] + [local])
         if len(self.nodes) >= MAX_NODES:
@@ -578,14 +579,14 @@ def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], 
     elaborator = Elaborator(spec, library, sink, input_override)
     graph = elaborator.run(overrides)
     if sink.errors:
-        if elaborator.collapsed and input_override is None:
+        if elaborator.collapses and input_override is None:
             from netspec.ir.min_input import smallest_working_input
 
             hint = smallest_working_input(spec, library, overrides)
             if hint:
                 sink.diagnostics = [
                     replace(d, message=d.message + f"; the smallest input that works is {hint}")
-                    if "collapses" in d.message else d
+                    if (d.message, d.span) in elaborator.collapses else d
                     for d in sink.diagnostics
                 ]
         sink.raise_if_errors()

@@ -19,9 +19,9 @@ def smallest_working_input(spec: ast.Spec, library: Library, overrides: dict[str
     channels, spatial = start.shape[0], start.shape[1:]
 
     def fits(sizes) -> bool:
-        trial = DiagnosticSink()
-        Elaborator(spec, library, trial, (channels, *sizes)).run(overrides)
-        return not any("collapses" in d.message for d in trial.errors)
+        trial = Elaborator(spec, library, DiagnosticSink(), (channels, *sizes))
+        trial.run(overrides)
+        return not trial.collapses
 
     def works(scale: int) -> bool:
         return fits(tuple(s + scale for s in spatial))

@@ -19,6 +19,10 @@ class OpError(Exception):
         self.inputs = inputs  # indices of the inputs to point at (shape mismatches)
 
 
+class CollapseError(OpError):
+    """A spatial axis of the output would shrink to zero or below: the input is too small."""
+
+
 @dataclass(frozen=True)
 class Symbol:
     """A bare word where a value was expected (`pad=same`); only choice attributes accept one."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, need_spatial, numel, per_axis
+from netspec.ops.base import Attr, Attrs, CollapseError, OpDef, OpError, Shape, Window, compact, need_spatial, numel, per_axis
 from netspec.ops.registry import register
 
 PADDING_WORDS = ("same", "valid")
@@ -13,7 +13,7 @@ def spatial_out(size: int, kernel: int, stride: int, pad: int, dilation: int, ax
     """The length of one output axis of a sliding window (PyTorch's formula, floor mode)."""
     out = (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
     if out <= 0:
-        raise OpError(collapse_message(axis, out, size, pad, dilation * (kernel - 1) + 1))
+        raise CollapseError(collapse_message(axis, out, size, pad, dilation * (kernel - 1) + 1))
     return out
 
 
@@ -150,7 +150,7 @@ class ConvTranspose(OpDef):
         ):
             size = (n - 1) * s - 2 * p + d * (k - 1) + op_ + 1
             if size <= 0:
-                raise OpError(f"{axis} collapses to {size}: padding {p} removes more than the layer produces", "pad")
+                raise CollapseError(f"{axis} collapses to {size}: padding {p} removes more than the layer produces", "pad")
             out.append(size)
         return (a["channels"], *out)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, need_spatial, per_axis
+from netspec.ops.base import Attr, Attrs, CollapseError, OpDef, OpError, Shape, Window, compact, need_spatial, per_axis
 from netspec.ops.conv import axis_names, collapse_message
 from netspec.ops.registry import register
 
@@ -16,7 +16,7 @@ def pooled_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ce
     if ceil and (out - 1) * stride >= size + pad:
         out -= 1  # the last window must start inside the input or its left padding
     if out <= 0:
-        raise OpError(collapse_message(axis, out, size, pad, dilation * (kernel - 1) + 1))
+        raise CollapseError(collapse_message(axis, out, size, pad, dilation * (kernel - 1) + 1))
     return out
 
 
