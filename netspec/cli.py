@@ -84,7 +84,8 @@ def _analyze(args):
 
     path = Path(args.spec)
     if not path.is_file():
-        raise _UsageError(f"cannot read '{args.spec}': no such file")
+        reason = "it is a directory" if path.is_dir() else "no such file"
+        raise _UsageError(f"cannot read '{args.spec}': {reason}")
     graph = elaborate(path, _overrides(args.set), args.allow_outside_imports)
     for warning in graph.warnings:
         print(warning.render(), file=sys.stderr)

@@ -116,3 +116,11 @@ def test_every_spec_checks_summarises_and_builds(spec, tmp_path, capsys):
     assert main(["build", str(spec), "-o", str(tmp_path)]) == 0
     assert (tmp_path / f"{spec.stem}.py").stat().st_size > 0
     assert (tmp_path / f"{spec.stem}.html").stat().st_size > 0
+
+
+def test_a_file_that_is_not_utf8_is_a_located_error(tmp_path):
+    spec = tmp_path / "latin1.net"
+    spec.write_bytes(b"network a\ninput 3x8x8\nconv 4 3x3  # caf\xe9\n")
+    result = run("check", str(spec))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"{spec}:3:17: error: this file is not UTF-8 text: byte 0xe9")

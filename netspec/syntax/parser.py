@@ -74,7 +74,19 @@ def parse(text: str, name: str = "<spec>") -> ast.Spec:
 
 def parse_file(path: str | Path, shown_as: str | None = None) -> ast.Spec:
     path = Path(path)
-    return parse(path.read_text(encoding="utf-8"), shown_as or str(path))
+    name = shown_as or str(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        good = data[: error.start].decode("utf-8")
+        line = good.count("\n") + 1
+        column = len(good) - (good.rfind("\n") + 1) + 1
+        shown = Source(name, good + "\n")
+        raise SpecSyntaxError(
+            f"this file is not UTF-8 text: byte 0x{data[error.start]:02x} cannot be decoded", point(shown, line, column)
+        ) from None
+    return parse(text, name)
 
 
 @v_args(meta=True)
