@@ -123,4 +123,4 @@ def test_a_file_that_is_not_utf8_is_a_located_error(tmp_path):
     spec.write_bytes(b"network a\ninput 3x8x8\nconv 4 3x3  # caf\xe9\n")
     result = run("check", str(spec))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"{spec}:3:17: error: this file is not UTF-8 text: byte 0xe9")
+    assert result.stderr.startswith(f"{spec}:3:18: error: this file is not UTF-8 text: byte 0xe9")
