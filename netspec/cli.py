@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from netspec.errors import NetspecError
+from netspec.ops.base import format_shape
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -94,7 +95,7 @@ def _analyze(args):
 
 def _check(args) -> int:
     analysis = _analyze(args)
-    outputs = ", ".join(f"{name} {_shape(shape)}" for name, shape in analysis.outputs.items())
+    outputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in analysis.outputs.items())
     print(f"{args.spec}: ok: {analysis.name}, {len(analysis.layers)} layers, {analysis.totals.params:,} parameters, output {outputs}")
     return EXIT_OK
 
@@ -122,8 +123,8 @@ def _build(args) -> int:
     module_path = _write_atomic(module_dir / f"{analysis.name}.py", source_code)
     report_path = _write_atomic(report_dir / f"{analysis.name}.html", report_html)
     totals = analysis.totals
-    outputs = ", ".join(f"{name} {_shape(shape)}" for name, shape in analysis.outputs.items())
-    print(f"{analysis.name}: input {_shape(analysis.input_shape)} → {outputs}")
+    outputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in analysis.outputs.items())
+    print(f"{analysis.name}: input {format_shape(analysis.input_shape)} → {outputs}")
     print(f"  parameters  {totals.params:>18,}  ({_human(totals.params)})")
     print(f"  MACs        {totals.macs:>18,}  ({_human(totals.macs)} multiply-accumulates per sample; FLOPs ≈ 2 × MACs)")
     print(f"  module      {module_path}")
@@ -165,7 +166,7 @@ def _default(value: Any) -> str:
 def summary_table(analysis) -> str:
     fields = analysis.receptive_fields
     rows = [
-        (c.name, c.op, _shape(c.output_shape), f"{c.params:,}", f"{c.macs:,}", fields[c.name].describe())
+        (c.name, c.op, format_shape(c.output_shape), f"{c.params:,}", f"{c.macs:,}", fields[c.name].describe())
         for c in analysis.layers
     ]
     totals = analysis.totals
@@ -179,7 +180,7 @@ def summary_table(analysis) -> str:
         return f"{left}  {right}".rstrip()
 
     rule = "-" * len(line(header))
-    out = [f"{analysis.name}: input {_shape(analysis.input_shape)}", "", line(header), rule]
+    out = [f"{analysis.name}: input {format_shape(analysis.input_shape)}", "", line(header), rule]
     out += [line(r) for r in rows]
     out += [rule, line(footer), ""]
     out.append(
@@ -231,10 +232,6 @@ def _write_atomic(path: Path, text: str) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
-
-
-def _shape(shape) -> str:
-    return "x".join(map(str, shape))
 
 
 def _human(count: float) -> str:

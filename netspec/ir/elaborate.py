@@ -11,7 +11,7 @@ from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
 from netspec.ir.naming import finalize_names
 from netspec.ir.values import MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
 from netspec.ops import all_ops, lookup
-from netspec.ops.base import Attrs, CollapseError, OpError, Symbol
+from netspec.ops.base import Attrs, CollapseError, OpError, Symbol, format_shape
 from netspec.syntax import ast
 from netspec.ir.loader import Library, load
 
@@ -113,7 +113,7 @@ class Elaborator:
             if isinstance(shape, int) and not isinstance(shape, bool):
                 shape = (shape,)
             if not isinstance(shape, tuple) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-                shown = _fmt(shape) if isinstance(shape, tuple) and all(isinstance(d, (int, float)) for d in shape) else describe(shape)
+                shown = format_shape(shape) if isinstance(shape, tuple) and all(isinstance(d, (int, float)) for d in shape) else describe(shape)
                 self.sink.error(f"the input shape must be positive integers such as 3x224x224, got {shown}", decl.shape.span)
                 return None
             if not 1 <= len(shape) <= 4:
@@ -222,15 +222,15 @@ class Elaborator:
                 skip = self._run_body(stmt.shortcut, inner, start, outputs)
         if body is not None and body.known and skip.known and body.shape != skip.shape:
             kind = "projection shortcut" if skip is not start else "identity shortcut"
-            notes = [Note(body.span, f"the body's output ({_fmt(body.shape)}) comes from here")]
+            notes = [Note(body.span, f"the body's output ({format_shape(body.shape)}) comes from here")]
             if skip is start:
                 hint = "; project it with `shortcut when <condition>:` followed by a conv (and batchnorm)"
-                notes.append(Note(stmt.span, f"the identity shortcut carries the residual's input ({_fmt(start.shape)})"))
+                notes.append(Note(stmt.span, f"the identity shortcut carries the residual's input ({format_shape(start.shape)})"))
             else:
                 hint = ""
-                notes.append(Note(skip.span, f"the shortcut's output ({_fmt(skip.shape)}) comes from here"))
+                notes.append(Note(skip.span, f"the shortcut's output ({format_shape(skip.shape)}) comes from here"))
             raise SpecError(
-                f"residual shapes differ: the body gives {_fmt(body.shape)} but the {kind} gives {_fmt(skip.shape)}{hint}",
+                f"residual shapes differ: the body gives {format_shape(body.shape)} but the {kind} gives {format_shape(skip.shape)}{hint}",
                 stmt.span,
                 notes,
             )
@@ -409,7 +409,7 @@ class Elaborator:
             attrs = op.prepare(raw, shapes)
             shape = op.infer(attrs, shapes)
         except OpError as error:
-            notes = [Note(inputs[i].span, f"the {_ordinal(i)} input ({_fmt(shapes[i])}) comes from here") for i in error.inputs]
+            notes = [Note(inputs[i].span, f"the {_ordinal(i)} input ({format_shape(shapes[i])}) comes from here") for i in error.inputs]
             reported = _op_error(error, raw, spans, callee_span, notes)
             if isinstance(error, CollapseError):
                 self.collapses.add((reported.diagnostics[0].message, reported.diagnostics[0].span))
@@ -528,10 +528,6 @@ class Elaborator:
         if not current.known and not poisoned_ok:
             raise Poisoned()
         return current
-
-
-def _fmt(shape) -> str:
-    return "x".join(map(str, shape))
 
 
 def _ordinal(index: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from netspec.errors import DiagnosticSink
+from netspec.ops.base import format_shape
 from netspec.ir.elaborate import Elaborator, Scope
 from netspec.ir.loader import Library
 from netspec.syntax import ast
@@ -47,4 +48,4 @@ def smallest_working_input(spec: ast.Spec, library: Library, overrides: dict[str
             low, high = (low, middle) if fits(trial_sizes) else (middle, high)
         best[axis] = high
     shape = tuple(best) if fits(tuple(best)) else together
-    return "x".join(map(str, (channels, *shape)))
+    return format_shape((channels, *shape))

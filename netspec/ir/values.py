@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from netspec.errors import NetspecError, Span, SpecError, did_you_mean
-from netspec.ops.base import Shape, Symbol
+from netspec.ops.base import Shape, Symbol, format_shape
 from netspec.syntax import ast
 
 
@@ -64,7 +64,7 @@ COMPARISON = {
 
 def describe(value: Any) -> str:
     if isinstance(value, Tensor):
-        return "a value of shape " + ("x".join(map(str, value.shape)) if value.shape else "unknown")
+        return "a value of shape " + (format_shape(value.shape) if value.shape else "unknown")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -93,7 +93,7 @@ def tensor_property(tensor: Tensor, attr: str, span: Span) -> Any:
     if attr in axes:
         return shape[axes[attr]]
     known = ["shape", "channels", "features", "rank", "size", *axes]
-    raise SpecError(f"a value of shape {'x'.join(map(str, shape))} has no property '{attr}'{did_you_mean(attr, known)}", span)
+    raise SpecError(f"a value of shape {format_shape(shape)} has no property '{attr}'{did_you_mean(attr, known)}", span)
 
 
 def undefined_name(name: str, span: Span, visible) -> SpecError:

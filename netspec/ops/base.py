@@ -9,6 +9,11 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 Shape = tuple[int, ...]  # per sample, channels first; the batch dimension is never counted
 
 
+def format_shape(shape: Sequence[int]) -> str:
+    """How a shape is written everywhere in text: 64x56x56, as in a spec."""
+    return "x".join(str(d) for d in shape)
+
+
 class OpError(Exception):
     """A layer cannot be built as written; `attr` names the attribute to blame, if any."""
 
@@ -88,7 +93,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple):
-        return "x".join(str(v) for v in value)
+        return format_shape(value)
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, str):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape
+from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, format_shape
 from netspec.ops.registry import register
 
 
@@ -15,8 +15,7 @@ class Linear(OpDef):
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         if len(inputs[0]) != 1:
-            shape = "x".join(map(str, inputs[0]))
-            raise OpError(f"'linear' needs a flat input but gets {shape}; add 'flatten' before it")
+            raise OpError(f"'linear' needs a flat input but gets {format_shape(inputs[0])}; add 'flatten' before it")
 
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (a["features"],)

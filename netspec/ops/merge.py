@@ -3,12 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, numel
+from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, format_shape, numel
 from netspec.ops.registry import register
-
-
-def _fmt(shape: Shape) -> str:
-    return "x".join(map(str, shape))
 
 
 def _fold_helper(class_name: str, operator: str, what: str) -> str:
@@ -49,7 +45,7 @@ class Add(_ElementwiseMerge):
         for index, shape in enumerate(inputs[1:], start=1):
             if shape != inputs[0]:
                 raise OpError(
-                    f"cannot add {_fmt(inputs[0])} and {_fmt(shape)}: shapes must be equal", inputs=(0, index)
+                    f"cannot add {format_shape(inputs[0])} and {format_shape(shape)}: shapes must be equal", inputs=(0, index)
                 )
 
 
@@ -64,7 +60,7 @@ class Mul(_ElementwiseMerge):
         for index, shape in enumerate(inputs[1:], start=1):
             if len(shape) != len(out) or any(a != b and 1 not in (a, b) for a, b in zip(out, shape)):
                 raise OpError(
-                    f"cannot multiply {_fmt(inputs[0])} and {_fmt(shape)}: each axis must match or be 1",
+                    f"cannot multiply {format_shape(inputs[0])} and {format_shape(shape)}: each axis must match or be 1",
                     inputs=(0, index),
                 )
             out = tuple(max(a, b) for a, b in zip(out, shape))
@@ -95,20 +91,20 @@ class Concat(nn.Module):
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         axis = v["axis"]
         if axis >= len(inputs[0]):
-            raise OpError(f"axis {axis} does not exist in a {_fmt(inputs[0])} value", "axis")
+            raise OpError(f"axis {axis} does not exist in a {format_shape(inputs[0])} value", "axis")
         for index, shape in enumerate(inputs[1:], start=1):
             rest = lambda s: s[:axis] + s[axis + 1 :]  # noqa: E731
             where = "the channels (axis 0)" if axis == 0 else f"axis {axis}"
             if len(shape) != len(inputs[0]):
                 raise OpError(
-                    f"cannot concatenate {_fmt(inputs[0])} and {_fmt(shape)}: "
+                    f"cannot concatenate {format_shape(inputs[0])} and {format_shape(shape)}: "
                     f"they have {len(inputs[0])} and {len(shape)} axes",
                     inputs=(0, index),
                 )
             if rest(shape) != rest(inputs[0]):
                 raise OpError(
-                    f"cannot concatenate {_fmt(inputs[0])} and {_fmt(shape)} along {where}: "
-                    f"the other axes must match, but they are {_fmt(rest(inputs[0]))} and {_fmt(rest(shape))}",
+                    f"cannot concatenate {format_shape(inputs[0])} and {format_shape(shape)} along {where}: "
+                    f"the other axes must match, but they are {format_shape(rest(inputs[0]))} and {format_shape(rest(shape))}",
                     inputs=(0, index),
                 )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, need_spatial, numel, per_axis
+from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, format_shape, need_spatial, numel, per_axis
 from netspec.ops.registry import register
 
 
@@ -39,8 +39,8 @@ class Reshape(OpDef):
             target = tuple(total // known if t == -1 else t for t in target)
         if numel(target) != total:
             raise OpError(
-                f"cannot reshape {'x'.join(map(str, inputs[0]))} ({total} elements) into "
-                f"{'x'.join(map(str, target))} ({numel(target)} elements)",
+                f"cannot reshape {format_shape(inputs[0])} ({total} elements) into "
+                f"{format_shape(target)} ({numel(target)} elements)",
                 "shape",
             )
         v["shape"] = target
