@@ -164,8 +164,6 @@ def test_report_package_entry_point_without_dot(analysis, monkeypatch):
     """netspec.report.write_report_text passes its own note; the page shows it."""
     from netspec import report as report_package
 
-    if not hasattr(report_package, "write_report_text"):
-        pytest.skip("netspec.report.write_report_text not present")
     monkeypatch.setattr(dot_module.shutil, "which", lambda name, *a, **k: None)
     html, notes = report_package.write_report_text(analysis, SPEC, "specs/tiny.net")
     assert notes and "<svg" not in html
@@ -192,8 +190,6 @@ def test_report_shows_notes_and_escapes_source(analysis):
 
 def test_report_for_imported_blocks_lists_every_source_file():
     spec = Path(__file__).resolve().parents[1] / "specs" / "resnet50.net"
-    if not spec.exists():
-        pytest.skip("specs/resnet50.net not written yet")
     analysis = netspec.analyze(spec)
     html = render_report(analysis, spec.read_text(), "specs/resnet50.net", None, [])
     page = parse(html)
