@@ -17,11 +17,12 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "netspec.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("command", [["check"], ["summary"], ["summary", "--format", "json"]])
-def test_check_and_summary_do_not_import_torch(command):
+@pytest.mark.parametrize("command", [["check"], ["summary"], ["summary", "--format", "json"], ["build", "-o"]])
+def test_check_summary_and_build_do_not_import_torch(command, tmp_path):
+    args = command + [str(tmp_path), str(VGG16)] if command[-1] == "-o" else command + [str(VGG16)]
     code = (
         "import sys; from netspec.cli import main; "
-        f"rc = main({command + [str(VGG16)]!r}); "
+        f"rc = main({args!r}); "
         "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
