@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from netspec import __version__
 from netspec.analysis.cost import costs
-from netspec.ir.graph import Frame, Graph, Node
+from netspec.ir.graph import Frame, Graph
 from netspec.ir.values import describe
 from netspec.ops import lookup
 from netspec.ops.base import format_shape
@@ -453,4 +453,4 @@ def class_name(graph: Graph) -> str:
     return camel(graph.name)
 
 
-__all__ = ["generate", "class_name", "Node"]
+__all__ = ["generate", "class_name"]

@@ -6,9 +6,17 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from netspec.errors import NetspecError, Span, SpecError, did_you_mean
+from netspec.errors import Span, SpecError, did_you_mean
 from netspec.ops.base import Shape, Symbol, format_shape
 from netspec.syntax import ast
+
+
+class _MissingType:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _MissingType()  # what a name lookup returns for a name that is not bound
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ def tensor_property(tensor: Tensor, attr: str, span: Span) -> Any:
     """`in.channels`, `x.height`, `x.shape`, ... of a value."""
     shape = tensor.shape
     if shape is None:
-        raise _Poisoned()
+        raise Poisoned()
     if attr == "shape":
         return shape
     if attr in ("channels", "features"):
@@ -106,11 +114,10 @@ def undefined_name(name: str, span: Span, visible) -> SpecError:
     return SpecError(f"undefined name '{name}'{hint}", span)
 
 
-class _Poisoned(Exception):
+class Poisoned(Exception):
     """Raised when an expression reads a value an earlier error left unknown."""
 
 
-Poisoned = _Poisoned
 
 
 class Evaluator:
@@ -141,7 +148,7 @@ class Evaluator:
 
     def _name(self, e: ast.Name, symbols_ok: bool = False) -> Any:
         value = self.lookup(e.id)
-        if value is not _MISSING:
+        if value is not MISSING:
             return value
         if symbols_ok:
             return Symbol(e.id)
@@ -189,7 +196,7 @@ class Evaluator:
         return self.eval(e.then) if self._truth(self.eval(e.condition), e.condition) else self.eval(e.otherwise)
 
     def _call(self, e: ast.Call) -> Any:
-        if e.callee in BUILTINS and self.lookup(e.callee) is _MISSING:
+        if e.callee in BUILTINS and self.lookup(e.callee) is MISSING:
             if e.kwargs:
                 raise SpecError(f"'{e.callee}' takes no keyword arguments", e.kwargs[0].span)
             args = [self.eval(a) for a in e.args]
@@ -221,12 +228,4 @@ class Evaluator:
         return value
 
 
-class _MissingType:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-_MISSING: Any = _MissingType()
-MISSING = _MISSING
-
-__all__ = ["Evaluator", "Tensor", "MISSING", "Poisoned", "NetspecError", "describe", "tensor_property"]
+__all__ = ["Evaluator", "Tensor", "MISSING", "Poisoned", "describe", "tensor_property"]

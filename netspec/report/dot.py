@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
