@@ -77,3 +77,12 @@ def test_every_spec_prefix_never_crashes():
     text = (ROOT / "specs" / "lenet5.net").read_text()
     for cut in range(0, len(text), 7):
         outcome(text[:cut])
+
+
+def test_grammar_has_no_conflicts_or_colliding_tokens():
+    """lark's strict mode refuses shift/reduce conflicts and terminals that can match the same text."""
+    from lark import Lark
+
+    from netspec.syntax.parser import GRAMMAR, _SpecIndenter
+
+    Lark(GRAMMAR.read_text(), parser="lalr", postlex=_SpecIndenter(), strict=True)
