@@ -5,6 +5,7 @@ import pytest
 
 import netspec
 from netspec.errors import NetspecError
+from tests.sample_specs import INCEPTION
 from tests.torch_oracle import meta_module, param_count, run_on_meta
 
 
@@ -21,16 +22,8 @@ def agree(text: str, **params):
 
 
 def test_inception_branches_concat_channels():
-    a = agree("""
-network inc
-input 192x28x28
-concat:
-    branch: conv 64 1x1; relu
-    branch: conv 96 1x1; relu; conv 128 3x3 pad=1; relu
-    branch: conv 16 1x1; relu; conv 32 5x5 pad=2; relu
-    branch: maxpool 3x3 stride=1 pad=1; conv 32 1x1; relu
-""")
-    assert a.outputs == {"concat": (64 + 128 + 32 + 32, 28, 28)}
+    a = agree("network inc\ninput 192x28x28\n" + INCEPTION + "inception(64, 96, 128, 16, 32, 32)\n")
+    assert a.outputs == {"inception": (64 + 128 + 32 + 32, 28, 28)}
     # GoogLeNet's inception (3a) weights, biases included: 1x1, 3x3 reduce+3x3, 5x5 reduce+5x5, pool proj
     expected = (192 * 64 + 64) + (192 * 96 + 96) + (96 * 9 * 128 + 128) + (192 * 16 + 16) + (16 * 25 * 32 + 32) + (192 * 32 + 32)
     assert a.totals.params == expected

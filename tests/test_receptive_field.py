@@ -10,6 +10,7 @@ import pytest
 
 import netspec
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
+from tests.sample_specs import BOTTLENECK, INCEPTION
 
 
 def fields(text: str) -> dict[str, ReceptiveField]:
@@ -141,20 +142,7 @@ def test_squeeze_excitation_gate_makes_the_product_global():
 
 def test_residual_block_takes_the_larger_path():
     # main path: 1x1, 3x3 s2, 1x1 → r = 1 + 2·1 = 3, j = 2; projection shortcut 1x1 s2 → r = 1
-    f = fields("""
-        network t
-        input 16x32x32
-        block bottleneck(width, stride = 1):
-            residual:
-                conv width 1x1 bias=false; batchnorm; relu
-                conv width 3x3 stride=stride pad=1 bias=false; batchnorm; relu
-                conv 4*width 1x1 bias=false; batchnorm
-            shortcut when stride != 1 or in.channels != 4*width:
-                conv 4*width 1x1 stride=stride bias=false; batchnorm
-            relu
-        bottleneck(8, 2)
-        bottleneck(8)
-    """)
+    f = fields("network t\ninput 16x32x32\n" + BOTTLENECK + "bottleneck(8, 2)\nbottleneck(8)\n")
     assert f["bottleneck1.add"].size == (3, 3) and f["bottleneck1.add"].stride == (2, 2)
     assert f["bottleneck1.add"].aligned
     # second block: + (3 - 1)·2 = 7
@@ -163,15 +151,7 @@ def test_residual_block_takes_the_larger_path():
 
 def test_inception_concat_is_the_widest_branch():
     # branches: 1x1 (r1), 1x1→3x3 (r3), 1x1→5x5 (r5), maxpool 3 → 1x1 (r3): concat r = 5
-    rf = last("""
-        network t
-        input 16x28x28
-        concat:
-            branch: conv 8 1x1; relu
-            branch: conv 8 1x1; relu; conv 8 3x3 pad=1; relu
-            branch: conv 4 1x1; relu; conv 4 5x5 pad=2; relu
-            branch: maxpool 3x3 stride=1 pad=1; conv 4 1x1; relu
-    """)
+    rf = last("network t\ninput 16x28x28\n" + INCEPTION + "inception(8, 8, 8, 4, 4, 4)\n")
     assert rf.size == (5, 5) and rf.start == (-2, -2) and rf.aligned
 
 
@@ -260,62 +240,46 @@ def test_alexnet_pool5_is_195():
     assert f["pool5"].size == (195, 195) and f["pool5"].stride == (32, 32)
 
 
-RESNET50 = """
-    network resnet50
-    input 3x224x224
-    block bottleneck(width, stride = 1):
-        residual:
-            conv width 1x1 bias=false; batchnorm; relu
-            conv width 3x3 stride=stride pad=1 bias=false; batchnorm; relu
-            conv 4*width 1x1 bias=false; batchnorm
-        shortcut when stride != 1 or in.channels != 4*width:
-            conv 4*width 1x1 stride=stride bias=false; batchnorm
-        relu
-    block stage(width, blocks, first_stride, last_stride):
-        bottleneck(width, first_stride)
-        repeat blocks - 2:
-            bottleneck(width)
-        bottleneck(width, last_stride)
-    conv 64 7x7 stride=2 pad=3 bias=false; batchnorm; relu
-    maxpool 3x3 stride=2 pad=1
-    {stages}
-    global_avgpool
-    flatten
-    linear 1000
+RESNET50 = (
+    "network resnet50\ninput 3x224x224\n"
+    + BOTTLENECK
+    + """\
+block stage(width, blocks, first_stride, last_stride):
+    bottleneck(width, first_stride)
+    repeat blocks - 2:
+        bottleneck(width)
+    bottleneck(width, last_stride)
+conv 64 7x7 stride=2 pad=3 bias=false; batchnorm; relu
+maxpool 3x3 stride=2 pad=1
+stage(64, 3, 1, {s1}) as layer1
+stage(128, 4, {f2}, {s2}) as layer2
+stage(256, 6, {f3}, {s3}) as layer3
+stage(512, 3, {f4}, 1) as layer4
+global_avgpool
+flatten
+linear 1000
 """
+)
 
 
-def test_resnet50_tf_slim_layout_is_483():
-    # Table 1, resnet_v1_50 (TF-slim): the stride-2 unit is the LAST of blocks 1-3, stride on the 3x3.
-    # conv1 7 (j2) → pool 11 (j4); block1: 11 + 3·8 = 35 (j8); block2: 35 + 4·16 = 99 (j16);
-    # block3: 99 + 6·32 = 291 (j32); block4: 291 + 3·64 = 483.
-    f = fields(RESNET50.format(stages="""
-    stage(64, 3, 1, 2) as layer1
-    stage(128, 4, 1, 2) as layer2
-    stage(256, 6, 1, 2) as layer3
-    stage(512, 3, 1, 1) as layer4
-    """))
-    assert f["layer1.bottleneck3.relu3"].size == (35, 35)
-    assert f["layer2.bottleneck4.relu3"].size == (99, 99)
-    assert f["layer3.bottleneck6.relu3"].size == (291, 291)
-    assert f["layer4.bottleneck3.relu3"].size == (483, 483)
-    assert f["layer4.bottleneck3.relu3"].stride == (32, 32)
-
-
-def test_resnet50_torchvision_layout_is_427():
-    # torchvision puts the stride in the FIRST unit of layers 2-4, so the paper's 483 does not apply.
-    # By hand: pool 11 (j4); layer1: 11 + 3·8 = 35; layer2: 35 + 8 + 3·16 = 91 (j8→16);
-    # layer3: 91 + 16 + 5·32 = 267; layer4: 267 + 32 + 2·64 = 427.
-    f = fields(RESNET50.format(stages="""
-    stage(64, 3, 1, 1) as layer1
-    stage(128, 4, 2, 1) as layer2
-    stage(256, 6, 2, 1) as layer3
-    stage(512, 3, 2, 1) as layer4
-    """))
-    assert f["layer1.bottleneck3.relu3"].size == (35, 35)
-    assert f["layer2.bottleneck4.relu3"].size == (91, 91)
-    assert f["layer3.bottleneck6.relu3"].size == (267, 267)
-    assert f["layer4.bottleneck3.relu3"].size == (427, 427)
+@pytest.mark.parametrize(
+    "layout, strides, expected",
+    [
+        # Table 1, resnet_v1_50 (TF-slim): the stride-2 unit is the LAST of blocks 1-3.
+        # conv1 7 (j2) → pool 11 (j4); block1: 11 + 3·8 = 35 (j8); block2: 35 + 4·16 = 99 (j16);
+        # block3: 99 + 6·32 = 291 (j32); block4: 291 + 3·64 = 483.
+        ("tf-slim", dict(s1=2, f2=1, s2=2, f3=1, s3=2, f4=1), (35, 99, 291, 483)),
+        # torchvision puts the stride in the FIRST unit of layers 2-4, so the paper's 483 does not apply.
+        # By hand: pool 11 (j4); layer1: 11 + 3·8 = 35; layer2: 35 + 8 + 3·16 = 91 (j8→16);
+        # layer3: 91 + 16 + 5·32 = 267; layer4: 267 + 32 + 2·64 = 427.
+        ("torchvision", dict(s1=1, f2=2, s2=1, f3=2, s3=1, f4=2), (35, 91, 267, 427)),
+    ],
+)
+def test_resnet50_receptive_field_by_layout(layout, strides, expected):
+    f = fields(RESNET50.format(**strides))
+    ends = ["layer1.bottleneck3.relu3", "layer2.bottleneck4.relu3", "layer3.bottleneck6.relu3", "layer4.bottleneck3.relu3"]
+    assert [f[name].size for name in ends] == [(r, r) for r in expected]
+    assert f[ends[-1]].stride == (32, 32)
     assert f["global_avgpool"].covers_whole_input
 
 

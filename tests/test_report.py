@@ -6,7 +6,6 @@ from html import unescape as html_unescape
 import shutil
 import subprocess
 import sys
-import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,28 +15,20 @@ import netspec
 from netspec.report import dot as dot_module
 from netspec.report.dot import MISSING_DOT, describe_attrs, diagram, graph_to_dot, render_svg
 from netspec.report.html import exact, human, megabytes, render_report
+from tests.sample_specs import BOTTLENECK
 
-SPEC = textwrap.dedent("""\
-    # a small residual network
-    network tiny(classes = 10)
-    input 3x32x32
-
-    block bottleneck(width, stride = 1):
-        residual:
-            conv width 1x1 bias=false; batchnorm; relu
-            conv width 3x3 stride=stride pad=1 bias=false; batchnorm; relu
-            conv 4*width 1x1 bias=false; batchnorm
-        shortcut when stride != 1 or in.channels != 4*width:
-            conv 4*width 1x1 stride=stride bias=false; batchnorm
-        relu
-
-    conv 16 3x3 pad=1; relu
-    bottleneck(8) as stage1
-    bottleneck(16, 2) as stage2
-    global_avgpool
-    flatten
-    linear classes
-""")
+SPEC = (
+    "# a small residual network\n"
+    "network tiny(classes = 10)\n"
+    "input 3x32x32\n\n"
+    + BOTTLENECK
+    + "\nconv 16 3x3 pad=1; relu\n"
+    "bottleneck(8) as stage1\n"
+    "bottleneck(16, 2) as stage2\n"
+    "global_avgpool\n"
+    "flatten\n"
+    "linear classes\n"
+)
 
 NO_DOT = shutil.which("dot") is None
 

@@ -125,61 +125,36 @@ def totals(*layers):
     return sum(p for p, _ in layers), sum(m for _, m in layers)
 
 
+# Each lecture network as its list of layers, with the output grid each conv produces.
 HAND = {
     # conv 6@5x5 -> 24, pool -> 12, conv 16@5x5 -> 8, pool -> 4, FC 256-120-84-10
-    "lenet5": (
-        (1 * 5 * 5 * 6 + 6) + (6 * 5 * 5 * 16 + 16) + (256 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10),
-        totals(conv(1, 6, 5, 24), conv(6, 16, 5, 8), fc(256, 120), fc(120, 84), fc(84, 10))[1],
-        (10,),
-    ),
+    "lenet5": [conv(1, 6, 5, 24), conv(6, 16, 5, 8), fc(256, 120), fc(120, 84), fc(84, 10)],
     # two 3x3 convs per stage at 32, 16, 8, 4; FC 512*2*2 -> 4096 -> 4096 -> 10
-    "cifar_vgg": (
-        (3 * 3 * 3 * 64 + 64) + (3 * 3 * 64 * 64 + 64)
-        + (3 * 3 * 64 * 128 + 128) + (3 * 3 * 128 * 128 + 128)
-        + (3 * 3 * 128 * 256 + 256) + (3 * 3 * 256 * 256 + 256)
-        + (3 * 3 * 256 * 512 + 512) + (3 * 3 * 512 * 512 + 512)
-        + (2048 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 10 + 10),
-        totals(
-            conv(3, 64, 3, 32), conv(64, 64, 3, 32), conv(64, 128, 3, 16), conv(128, 128, 3, 16),
-            conv(128, 256, 3, 8), conv(256, 256, 3, 8), conv(256, 512, 3, 4), conv(512, 512, 3, 4),
-            fc(2048, 4096), fc(4096, 4096), fc(4096, 10),
-        )[1],
-        (10,),
-    ),
+    "cifar_vgg": [
+        conv(3, 64, 3, 32), conv(64, 64, 3, 32), conv(64, 128, 3, 16), conv(128, 128, 3, 16),
+        conv(128, 256, 3, 8), conv(256, 256, 3, 8), conv(256, 512, 3, 4), conv(512, 512, 3, 4),
+        fc(2048, 4096), fc(4096, 4096), fc(4096, 10),
+    ],
     # mlpconv blocks at 32x32, 16x16 and 8x8
-    "nin": (
-        (5 * 5 * 3 * 192 + 192) + (192 * 160 + 160) + (160 * 96 + 96)
-        + (5 * 5 * 96 * 192 + 192) + (192 * 192 + 192) + (192 * 192 + 192)
-        + (3 * 3 * 192 * 192 + 192) + (192 * 192 + 192) + (192 * 10 + 10),
-        totals(
-            conv(3, 192, 5, 32), conv(192, 160, 1, 32), conv(160, 96, 1, 32),
-            conv(96, 192, 5, 16), conv(192, 192, 1, 16), conv(192, 192, 1, 16),
-            conv(192, 192, 3, 8), conv(192, 192, 1, 8), conv(192, 10, 1, 8),
-        )[1],
-        (10,),
-    ),
+    "nin": [
+        conv(3, 192, 5, 32), conv(192, 160, 1, 32), conv(160, 96, 1, 32),
+        conv(96, 192, 5, 16), conv(192, 192, 1, 16), conv(192, 192, 1, 16),
+        conv(192, 192, 3, 8), conv(192, 192, 1, 8), conv(192, 10, 1, 8),
+    ],
     # 96-channel stage (32, 32, 16), 192-channel stage (16, 16, 8), valid 3x3 -> 6, 1x1, 1x1
-    "allcnn_c": (
-        (3 * 3 * 3 * 96 + 96) + (3 * 3 * 96 * 96 + 96) + (3 * 3 * 96 * 96 + 96)
-        + (3 * 3 * 96 * 192 + 192) + (3 * 3 * 192 * 192 + 192) + (3 * 3 * 192 * 192 + 192)
-        + (3 * 3 * 192 * 192 + 192) + (192 * 192 + 192) + (192 * 10 + 10),
-        totals(
-            conv(3, 96, 3, 32), conv(96, 96, 3, 32), conv(96, 96, 3, 16),
-            conv(96, 192, 3, 16), conv(192, 192, 3, 16), conv(192, 192, 3, 8),
-            conv(192, 192, 3, 6), conv(192, 192, 1, 6), conv(192, 10, 1, 6),
-        )[1],
-        (10,),
-    ),
+    "allcnn_c": [
+        conv(3, 96, 3, 32), conv(96, 96, 3, 32), conv(96, 96, 3, 16),
+        conv(96, 192, 3, 16), conv(192, 192, 3, 16), conv(192, 192, 3, 8),
+        conv(192, 192, 3, 6), conv(192, 192, 1, 6), conv(192, 10, 1, 6),
+    ],
 }
 
 
 @pytest.mark.parametrize("stem", list(HAND))
 def test_lecture_nets_match_hand_counts(stem):
-    params, macs, output = HAND[stem]
     analysis = analyze(stem, {})
-    assert analysis.totals.params == params
-    assert analysis.totals.macs == macs
-    assert list(analysis.outputs.values()) == [output]
+    assert (analysis.totals.params, analysis.totals.macs) == totals(*HAND[stem])
+    assert list(analysis.outputs.values()) == [(10,)]
 
 
 def test_googlenet_aux_heads_are_extra_outputs_only():
