@@ -158,7 +158,7 @@ def _randwire(args) -> int:
     from netspec.generators.randwire import ConfigError, RandWireConfig, randwire_spec
 
     if args.name is not None and not re.fullmatch(r"[A-Za-z_]\w*", args.name):
-        raise _UsageError(f"--name must be an identifier (letters, digits, _), got '{args.name}'")
+        raise UsageError(f"--name must be an identifier (letters, digits, _), got '{args.name}'")
     config = RandWireConfig(
         graph=args.graph, nodes=args.nodes, k=args.k, p=args.p, m=args.m, seed=args.seed,
         regime=args.regime, channels=args.channels, classes=args.classes, name=args.name,
@@ -166,8 +166,10 @@ def _randwire(args) -> int:
     try:
         text = randwire_spec(config)
     except ConfigError as error:
-        raise _UsageError(str(error)) from None
-    path = _write_atomic(Path(args.output), text)
+        raise UsageError(str(error)) from None
+    from netspec.compiler.outputs import write_together
+
+    (path,) = write_together({Path(args.output): text})
     print(f"{path}: {config.network_name}, {config.regime} regime, seed {config.seed}")
     return EXIT_OK
 

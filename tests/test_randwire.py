@@ -134,6 +134,6 @@ def test_cli_rejects_an_impossible_graph_without_a_traceback(tmp_path):
     from tests.test_cli import run
 
     result = run("randwire", "--graph", "ws", "--k", "3", "--seed", "0", "-o", str(tmp_path / "x.net"))
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error, as for every command
     assert "--k must be even" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x.net").exists()
