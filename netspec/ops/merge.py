@@ -145,6 +145,12 @@ class WeightedSum(nn.Module):
         per_element = 2 * len(inputs) - 1 if a["learned"] else len(inputs)
         return numel(output) * per_element
 
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        if not a["learned"]:
+            return SAVES_NOTHING  # stack then mean: backward needs only sizes
+        # each w_i·x_i keeps x_i (for w_i's gradient) and sigmoid(w) (for x_i's and w's)
+        return Saved(inputs=tuple(range(len(inputs))), extra=(Kept("sigmoid of the weights", len(inputs), per_sample=False),))
+
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"WeightedSum({len(inputs)})" if a["learned"] else f"WeightedSum({len(inputs)}, learned=False)"
 
