@@ -14,6 +14,7 @@ from netspec.analysis.cost import BYTES_PER_ELEMENT
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.ops.base import numel
 from netspec.report.dot import MISSING_DOT, describe_attrs, fmt_shape
+from netspec.report.wiring import wiring_diagrams
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -322,6 +323,7 @@ def render_report(analysis: Any, source_text: str, source_name: str, svg: str | 
         "max_pct": max((r.pct for r in rows if r.kind == "layer"), default=0.0) or 1.0,
         "comparison": _comparison(analysis),
         "svg": _clean_svg(svg) if svg is not None else None,
+        "wirings": [{**w, "svg": _clean_svg(w["svg"]) if w["svg"] else None} for w in wiring_diagrams(graph)],
         "skipped": skipped,
         "notes": other_notes,
         "warnings": warnings,
