@@ -202,3 +202,10 @@ def test_torch_objects_when_a_refused_node_is_forced_in_place(body, forced):
         return
     with pytest.raises(AssertionError):
         assert_same(results)
+
+
+def test_dead_after_lists_the_values_a_node_reads_last():
+    graph, live = analyse("conv 4 3x3 as a\nb = a | relu\nc = a | conv 4 1x1\nadd(b, c) as s\n")
+    assert live.dead_after("c") == ("a",)
+    assert live.dead_after("s") == ("b", "c")
+    assert live.dead_after("a") == ("input",)

@@ -109,3 +109,25 @@ def test_in_place_form_overwrites_its_operand_and_saves_what_it_declares(name, r
     expected = declared(op.saved(attrs, shapes, out_shape, inplace=True))
     assert found == expected
     assert numel(out_shape) == numel(shapes[operand])
+
+
+@pytest.mark.parametrize("name, raw, shapes", CASES)
+def test_scratch_is_what_torch_allocates_beyond_inputs_and_output_in_inference(name, raw, shapes):
+    from tests.memory_probe import LiveStorages
+
+    op = lookup(name)
+    attrs = op.prepare(raw, shapes)
+    out_shape = op.infer(attrs, shapes)
+    module = build(op, attrs, shapes).eval()
+    xs = [torch.randn(BATCH, *s) for s in shapes]
+    weights = {storage_of(t) for t in list(module.parameters()) + list(module.buffers())}
+    probe = LiveStorages(ignore=weights)
+    with torch.no_grad(), probe, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for x in xs:
+            probe.track(x, "input")
+        before = probe.current
+        y = run(op, attrs, module, xs)
+    output = 0 if storage_of(y) in {storage_of(x) for x in xs} else y.untyped_storage().nbytes()
+    scratch = sum(k.elements * (BATCH if k.per_sample else 1) * (k.itemsize or FLOAT) for k in op.scratch(attrs, shapes, out_shape))
+    assert probe.peak - before - output == scratch

@@ -24,6 +24,12 @@ node N may overwrite its operand V (the input its op's in-place form writes,
    group is read only by the links of the chain that leads to V (views, in-place
    nodes), or by nodes that run before N and do not save U for backward.
 
+Lifetimes. A value is dead after its last reader (`last_use`, `dead_after`); graph
+outputs live to the end. The generated forward is expected to drop a dead value at once
+(reuse the variable, or `del`): the memory analysis counts a tensor only while it is live,
+plus — unavoidable in Python — while the block it was passed into runs (the caller's
+local variable holds the argument).
+
 A node whose attributes already ask for in-place (`relu inplace=true`) runs in place
 whatever the rule says; `Liveness.unsafe_inplace` lists those the rule would refuse.
 """
@@ -47,6 +53,13 @@ class Liveness:
     storage: Mapping[str, str]  # value → storage root (the value whose allocation it uses)
     inplace: Mapping[str, int]  # node → index of the input it overwrites (rule-approved or requested)
     unsafe_inplace: tuple[str, ...]  # nodes that ask for in-place although the rule refuses
+
+    def dead_after(self, name: str) -> tuple[str, ...]:
+        """Values whose last reader is node `name`: the generated forward should drop its
+        references to them right after that node (reuse the variable or `del` it), or the
+        module holds dead tensors that the memory analysis does not count."""
+        step = self.position[name]
+        return tuple(v for v in self.order if self.last_use[v] == step and self.position[v] < step)
 
     def runs_in_place(self, name: str) -> bool:
         return name in self.inplace

@@ -287,12 +287,20 @@ class OpDef:
         """What autograd keeps for backward when the op runs in training mode (in place or not)."""
         return SAVES_INPUT
 
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        """Tensors the op allocates and frees within itself in inference, at its peak (indices, statistics)."""
+        return ()
+
     def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
         """True if the output may be a view of, or the very tensor of, input 0 (in any mode).
 
         Such an op allocates nothing; writing into its output writes into its input.
         """
         return False
+
+    def aliases_in_training(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        """True if the output is a view of input 0 in training mode too (dropout is not)."""
+        return self.aliases_input(a, inputs)
 
     def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
         """The input the op's in-place form overwrites, or None if it has no in-place form.

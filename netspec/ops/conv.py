@@ -116,14 +116,22 @@ class Conv(OpDef):
     def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window:
         return Window(a["kernel"], a["stride"], a["pad"], a["dilation"])
 
-    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+    def _padded_copy(self, a: Attrs, inputs: Sequence[Shape]) -> Kept | None:
         # padding='same' with an odd total padding: torch pads one extra row/column first
-        # and convolves (and keeps) that padded copy instead of the input.
+        # and convolves (and, for backward, keeps) that padded copy instead of the input.
         odd = tuple(d * (k - 1) % 2 for k, d in zip(a["kernel"], a["dilation"]))
         if a["pad_torch"] == "'same'" and any(odd):
             padded = (inputs[0][0], *(n + o for n, o in zip(inputs[0][1:], odd)))
-            return Saved(extra=(Kept("padded copy of the input", numel(padded)),))
-        return SAVES_INPUT
+            return Kept("padded copy of the input", numel(padded))
+        return None
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        padded = self._padded_copy(a, inputs)
+        return Saved(extra=(padded,)) if padded else SAVES_INPUT
+
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        padded = self._padded_copy(a, inputs)
+        return (padded,) if padded else ()
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         rank = len(inputs[0]) - 1

@@ -29,6 +29,9 @@ class Dropout(OpDef):
     def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
         return True  # in eval mode the module returns its input tensor itself
 
+    def aliases_in_training(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        return a["p"] == 0  # torch returns the input itself only when nothing is dropped
+
     def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
         return 0
 
@@ -54,6 +57,9 @@ class ChannelDropout(OpDef):
 
     def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
         return True  # in eval mode the module returns its input tensor itself
+
+    def aliases_in_training(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        return a["p"] == 0  # torch returns the input itself only when nothing is dropped
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"nn.Dropout{len(inputs[0]) - 1}d(p={a['p']!r})"

@@ -57,6 +57,10 @@ class Add(nn.Module):
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
         return SAVES_NOTHING
 
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        # folding three or more: the previous partial sum is alive while the next is made
+        return (Kept("partial sum", numel(output)),) if len(inputs) > 2 else ()
+
     def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
         return 0  # shapes are equal, so the sum fits in the first operand
 
@@ -84,6 +88,10 @@ class Mul(_ElementwiseMerge):
             partial = tuple(max(x, y) for x, y in zip(partial, shape))
             kept.append(Kept("partial product", numel(partial)))
         return Saved(inputs=tuple(range(len(inputs))), extra=tuple(kept))
+
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        partials = self.saved(a, inputs, output).extra
+        return (max(partials, key=lambda k: k.elements),) if partials else ()
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         out = inputs[0]
@@ -150,6 +158,12 @@ class WeightedSum(nn.Module):
             return SAVES_NOTHING  # stack then mean: backward needs only sizes
         # each w_i·x_i keeps x_i (for w_i's gradient) and sigmoid(w) (for x_i's and w's)
         return Saved(inputs=tuple(range(len(inputs))), extra=(Kept("sigmoid of the weights", len(inputs), per_sample=False),))
+
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        if not a["learned"]:
+            return (Kept("stacked inputs", len(inputs) * numel(output)),)
+        # sigmoid(w), the running sum and the next scaled term
+        return (Kept("sigmoid of the weights", len(inputs), per_sample=False), Kept("two partial terms", 2 * numel(output)))
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"WeightedSum({len(inputs)})" if a["learned"] else f"WeightedSum({len(inputs)}, learned=False)"

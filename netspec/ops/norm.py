@@ -55,7 +55,10 @@ class LayerNorm(OpDef):
         return 2 * numel(output)
 
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
-        return Saved(inputs=(0,), extra=(Kept("statistics", 2),))  # mean and 1/std of each sample
+        return Saved(inputs=(0,), extra=self.scratch(a, inputs, output))
+
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        return (Kept("statistics", 2),)  # mean and 1/std of each sample
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         shape = list(inputs[0])
@@ -81,7 +84,10 @@ class GroupNorm(OpDef):
         return 2 * numel(output)
 
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
-        return Saved(inputs=(0,), extra=(Kept("statistics", 2 * a["groups"]),))  # mean and 1/std per group
+        return Saved(inputs=(0,), extra=self.scratch(a, inputs, output))
+
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        return (Kept("statistics", 2 * a["groups"]),)  # mean and 1/std per group
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         extra = "" if a["eps"] == 1e-5 else f", eps={a['eps']!r}"
@@ -119,6 +125,9 @@ class LocalResponseNorm(OpDef):
                 Kept("divisor", c * spatial),
             ),
         )
+
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        return (Kept("two intermediates of the composition", 2 * numel(inputs[0])),)
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}, beta={a['beta']!r}, k={a['k']!r})"

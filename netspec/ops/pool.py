@@ -88,6 +88,9 @@ class MaxPool(_WindowPool):
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
         return Saved(inputs=(0,), extra=(Kept("indices", numel(output), itemsize=8),))  # int64 argmax
 
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        return (Kept("indices", numel(output), itemsize=8),)  # computed even without autograd on CPU
+
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"nn.MaxPool{len(inputs[0]) - 1}d({', '.join(self.torch_args(a))})"
 
@@ -137,6 +140,9 @@ class _AdaptivePool(OpDef):
             return Saved(inputs=(0,), extra=(Kept("indices", numel(output), itemsize=8),))  # int64 argmax
         # torch computes one cell per axis as a mean, whose backward needs only the sizes
         return SAVES_NOTHING if set(a["size"]) == {1} else SAVES_INPUT
+
+    def scratch(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> tuple[Kept, ...]:
+        return (Kept("indices", numel(output), itemsize=8),) if self.kind == "Max" else ()
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"nn.Adaptive{self.kind}Pool{len(inputs[0]) - 1}d({compact(a['size'])})"

@@ -1,0 +1,125 @@
+"""The memory analysis against reality and against hand arithmetic.
+
+Reality is `tests/memory_probe.py`: bytes of live tensor storages while the compiled
+module runs (a TorchDispatchMode sees every tensor torch returns, a weakref finalizer
+sees it freed). The compiled module runs with in-place exactly where the liveness rule
+allows (set on its modules by name, as the generated code does once it emits in-place)
+and, separately, entirely out of place.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from netspec.analysis.memory import OPTIMIZER_STATE, inference_memory, release_steps, training_memory
+from netspec.compiler.build import build_module
+from netspec.ir.liveness import liveness
+from tests.graph_runner import graph_at
+from tests.memory_probe import inference_peak, training_peak
+
+import netspec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compiled(graph, inplace: bool):
+    """The compiled module; with `inplace`, the nodes the rule allows run in place."""
+    torch.manual_seed(0)
+    model = build_module(graph)
+    chosen = set(liveness(graph).inplace) if inplace else set()
+    for node in graph.layers():
+        module = model.get_submodule(node.name)
+        if hasattr(module, "inplace"):
+            module.inplace = node.name in chosen
+    return model, chosen
+
+
+# ---- hand arithmetic ------------------------------------------------------------------------------
+
+
+def test_a_chain_by_hand():
+    # input 1x8x8 (64 floats) → conv 2 3x3 (2x6x6 = 72) → relu (in place) → flatten (view) → linear 10
+    graph = netspec.analyze("network t\ninput 1x8x8\nconv 2 3x3\nrelu\nflatten\nlinear 10\n").graph
+    memory = inference_memory(graph, batch=3, dtype="float32")
+    # while conv runs: the input (held by the caller) and its output; relu writes into the conv's output
+    assert memory.live_bytes["conv"] == 3 * 4 * (64 + 72)
+    assert memory.live_bytes["relu"] == 3 * 4 * (64 + 72)
+    assert memory.live_bytes["linear"] == 3 * 4 * (64 + 72 + 10)  # linear reads the view of the relu output
+    assert memory.peak_bytes == 3 * 4 * (64 + 72 + 10) and memory.peak_layer == "linear"
+    out_of_place = inference_memory(graph, batch=3, inplace=())
+    assert out_of_place.live_bytes["relu"] == 3 * 4 * (64 + 72 + 72)
+    assert inference_memory(graph, batch=3, dtype="bfloat16").peak_bytes == memory.peak_bytes // 2
+
+
+def test_a_block_keeps_its_argument_until_it_returns():
+    graph = netspec.analyze(
+        "network t\ninput 1x8x8\nblock b():\n    conv 2 3x3\n    relu\n    conv 2 1x1\nconv 4 1x1 as c\nb()\n"
+    ).graph
+    release = release_steps(graph, liveness(graph))
+    order = [n.name for n in graph.nodes]
+    assert liveness(graph).last_use["c"] == order.index("b.conv1")
+    assert release["c"] == len(order) - 1  # b's caller holds c until b returns
+
+
+def test_training_sgd_by_hand():
+    # input 2 → linear 3 (9 params) → relu → linear 1 (4 params), batch 1, float32
+    graph = netspec.analyze("network t\ninput 2\nlinear 3\nrelu\nlinear 1\n").graph
+    sgd = training_memory(graph, batch=1, optimizer="sgd")
+    assert sgd.param_bytes == 13 * 4 and sgd.gradient_bytes == 13 * 4 and sgd.optimizer_state_bytes == 0
+    assert training_memory(graph, optimizer="adam").optimizer_state_bytes == 2 * 13 * 4
+    assert training_memory(graph, optimizer="sgd-momentum").optimizer_state_bytes == 13 * 4
+    # saved: the input (for linear1's weight gradient) and relu's output, which linear2 also keeps
+    assert sgd.saved_bytes == 4 * (2 + 3 + 1)  # + the output, alive until the loss
+
+
+def test_unknown_optimizer_and_dtype_are_refused():
+    graph = netspec.analyze("network t\ninput 2\nlinear 3\n").graph
+    with pytest.raises(ValueError, match="optimizer"):
+        training_memory(graph, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="dtype"):
+        inference_memory(graph, dtype="int8")
+    assert set(OPTIMIZER_STATE) == {"sgd", "sgd-momentum", "adam", "adamw"}
+
+
+# ---- reality --------------------------------------------------------------------------------------
+
+STALE_LOCAL = pytest.mark.xfail(
+    strict=True,
+    reason="the generated Denselayer.forward keeps `out` (norm2/relu2's output, 128x56x56) alive across "
+    "conv2 and the concat; Liveness.dead_after says it is dead after conv2. Remove this mark once the "
+    "code generator drops dead values.",
+)
+INFERENCE = [
+    pytest.param(spec, inplace, id=f"{spec}-{'in-place' if inplace else 'out-of-place'}",
+                 marks=[STALE_LOCAL] if (spec, inplace) == ("densenet121", True) else [])
+    for spec in ("lenet5", "resnet18", "googlenet", "densenet121")
+    for inplace in (True, False)
+]
+
+
+@pytest.mark.parametrize("spec, inplace", INFERENCE)
+def test_inference_peak_equals_measurement(spec, inplace):
+    graph = graph_at(ROOT / "specs" / f"{spec}.net")
+    model, chosen = compiled(graph, inplace)
+    measured = inference_peak(model, torch.randn(2, *graph.input.shape))
+    predicted = inference_memory(graph, batch=2, inplace=chosen).peak_bytes
+    assert abs(predicted - measured) <= 0.05 * measured, (predicted, measured)
+
+
+# Training at batch 8 on CPU; global pooling lets the ImageNet networks run at 64x64.
+TRAINING = [("lenet5", None, opt) for opt in OPTIMIZER_STATE] + [
+    ("resnet18", (3, 64, 64), "adam"),
+    ("googlenet", (3, 64, 64), "sgd-momentum"),
+    ("densenet121", (3, 64, 64), "sgd"),
+]
+
+
+@pytest.mark.parametrize("spec, input_shape, optimizer", TRAINING, ids=[f"{s}-{o}" for s, _, o in TRAINING])
+def test_training_estimate_within_ten_percent(spec, input_shape, optimizer):
+    graph = graph_at(ROOT / "specs" / f"{spec}.net", input_shape)
+    model, chosen = compiled(graph, inplace=True)
+    measured = training_peak(model, torch.randn(8, *graph.input.shape), optimizer)
+    predicted = training_memory(graph, batch=8, optimizer=optimizer, inplace=chosen).peak_bytes
+    assert abs(predicted - measured) <= 0.10 * measured, (predicted, measured)
