@@ -276,7 +276,7 @@ def _clean_svg(svg: str) -> str:
     return svg.strip()
 
 
-def render_report(analysis: Any, source_text: str, source_name: str, svg: str | None, notes: list[str]) -> str:
+def render_report(analysis: Any, source_text: str, source_name: str, svg: str | None, notes: list[str], convolutionized: Any = None) -> str:
     """The whole report as one HTML string: summary, per-layer table, conventions, diagram, source.
 
     `svg` is the graph diagram (from `netspec.report.dot.render_svg`) or None, in which case
@@ -327,6 +327,11 @@ def render_report(analysis: Any, source_text: str, source_name: str, svg: str | 
         "warnings": warnings,
         "files": [{"index": f.index, "name": f.name, "lines": [_highlight(l) for l in f.lines]} for f in files],
     }
+    context["convolutionized"] = None
+    if convolutionized is not None:
+        from netspec.report.convolutionize import convolutionize_context
+
+        context["convolutionized"] = convolutionize_context(convolutionized)
     return _environment().get_template("report.html.j2").render(**context)
 
 
