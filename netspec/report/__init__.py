@@ -9,9 +9,9 @@ def write_report_text(analysis: Analysis, source_text: str, source_name: str, co
 
     `convolutionized` (a netspec.compiler.convolutionize_analysis.Convolutionized) adds the
     section on the fully convolutional variant."""
-    from netspec.report.dot import diagram
+    from netspec.report.dot import render_diagram
     from netspec.report.html import render_report
 
-    svg, reason = diagram(analysis)
+    drawn, reason = render_diagram(analysis)
     notes = [reason] if reason else []
-    return render_report(analysis, source_text, source_name, svg, notes, convolutionized), notes
+    return render_report(analysis, source_text, source_name, drawn, notes, convolutionized), notes

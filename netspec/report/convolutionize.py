@@ -1,4 +1,4 @@
-"""Report section for a convolutionized network: the context its template partial (convolutionize.html.j2) reads."""
+"""Report section for a convolutionized network: the context its template partial (convolutionized.html.j2) reads."""
 from __future__ import annotations
 
 from typing import Any
