@@ -112,18 +112,13 @@ def _index(file: _File, body: tuple, assigned: bool = False) -> None:
         elif isinstance(stmt, ast.Assign):
             for i, call in enumerate(stmt.chain.stages):
                 file.sites[_key(call.span)] = _Site(call, stmt.chain, i, body, True)
-        elif isinstance(stmt, (ast.Repeat,)):
-            _index(file, stmt.body)
-        elif isinstance(stmt, ast.Residual):
-            _index(file, stmt.body)
-            if stmt.shortcut:
-                _index(file, stmt.shortcut)
-        elif isinstance(stmt, ast.Merge):
-            for branch in stmt.branches:
+        else:  # repeat, residual, merge, if, sequential: statements that hold bodies
+            for part in ("body", "shortcut", "then", "otherwise"):
+                inner = getattr(stmt, part, None)
+                if isinstance(inner, tuple):
+                    _index(file, inner)
+            for branch in getattr(stmt, "branches", ()) or ():
                 _index(file, branch)
-        elif isinstance(stmt, ast.If):
-            _index(file, stmt.then)
-            _index(file, stmt.otherwise)
 
 
 def _key(span: Span) -> tuple[int, int, int, int]:
@@ -167,7 +162,7 @@ def _edit_layers(plan: Plan, files: dict[Path, _File]) -> None:
         site = file.sites.get(key) if file else None
         if site is None:  # not a call statement (a residual add, a merge): nothing the writer can edit
             raise ConvolutionizeError(f"'{nodes[0].name}' ({nodes[0].op}) cannot be rewritten in the spec", nodes[0].span)
-        _edit_site(file, site, first, nodes[0].local_name if len(nodes) == 1 else None, files)
+        _edit_site(file, site, first, nodes[0].local_name, len(nodes) == 1, files)
 
 
 def _outcome(rewrite: Rewrite | None) -> str:
@@ -178,7 +173,8 @@ def _outcome(rewrite: Rewrite | None) -> str:
     return f"{rewrite.action} {'x'.join(map(str, rewrite.kernel))}"
 
 
-def _edit_site(file: _File, site: _Site, rewrite: Rewrite, local_name: str | None, files: dict[Path, _File]) -> None:
+def _edit_site(file: _File, site: _Site, rewrite: Rewrite, local_name: str, unique: bool, files: dict[Path, _File]) -> None:
+    numbered = local_name.isdigit()  # an item of a `sequential` scope: its position is its name
     call, chain = site.call, site.chain
     start, end = file.offset(call.span.line, call.span.column), file.offset(call.span.end_line, call.span.end_column)
     if rewrite.action == "remove":
@@ -191,13 +187,15 @@ def _edit_site(file: _File, site: _Site, rewrite: Rewrite, local_name: str | Non
                 end = file.offset(following.line, following.column)
             file.edits.append((start, end, ""))
             return
-        if len(site.body) == 1 or (chain.name and _referenced(chain.name, files, chain)):
-            file.edits.append((start, end, "identity"))  # a body cannot be empty; a used name must stay defined
+        if len(site.body) == 1 or numbered or (chain.name and _referenced(chain.name, files, chain)):
+            # a body cannot be empty, a sequential scope's later items keep their numbers, a used name stays defined
+            file.edits.append((start, end, "identity"))
             return
         start, end = file.offset(chain.span.line, chain.span.column), file.offset(chain.span.end_line, chain.span.end_column)
         file.edits.append(_statement_removal(file.text, start, end))
         return
-    file.edits.append((start, end, _call_text(file, call, rewrite) + _keep_name(site, local_name)))
+    keep = _keep_name(site, local_name) if unique and not numbered else ""
+    file.edits.append((start, end, _call_text(file, call, rewrite) + keep))
 
 
 def _statement_removal(text: str, start: int, end: int) -> tuple[int, int, str]:
@@ -241,9 +239,9 @@ def _call_text(file: _File, call: ast.Call, rewrite: Rewrite) -> str:
     return " ".join([rewrite.action, *parts])
 
 
-def _keep_name(site: _Site, local_name: str | None) -> str:
+def _keep_name(site: _Site, local_name: str) -> str:
     """A node named after its op (`linear2`) keeps that name under its new op, as its module path."""
-    if local_name and site.chain.name is None and not site.assigned and site.stage == len(site.chain.stages) - 1:
+    if site.chain.name is None and not site.assigned and site.stage == len(site.chain.stages) - 1:
         return f" as {local_name}"
     return ""
 
