@@ -117,7 +117,7 @@ def _build(args) -> int:
 
     module_dir = Path(args.output) if args.output else Path("build")
     report_dir = Path(args.output) if args.output else Path("reports")
-    source_code = generate(analysis.graph)
+    source_code = generate(analysis.graph).source
     report_html, notes = write_report_text(analysis, Path(args.spec).read_text(encoding="utf-8"), args.spec)
     # Everything is produced before anything is written: no half-written outputs.
     module_path = _write_atomic(module_dir / f"{analysis.name}.py", source_code)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, Shape, numel
+from netspec.ops.base import Attr, Attrs, Constructor, OpDef, Shape, numel
 from netspec.ops.registry import register
 
 
@@ -22,14 +22,10 @@ class Activation(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        parts = []
-        for attr in self.attrs:
-            value = a[attr.name]
-            if value != attr.default:
-                torch_name = self.torch_names.get(attr.name, attr.name)
-                parts.append(f"{torch_name}={value!r}")
-        return f"nn.{self.torch_class}({', '.join(parts)})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        kwargs = {self.torch_names.get(attr.name, attr.name): a[attr.name] for attr in self.attrs}
+        defaults = {self.torch_names.get(attr.name, attr.name): attr.default for attr in self.attrs}
+        return Constructor.of(f"nn.{self.torch_class}", defaults=defaults, **kwargs)
 
 
 class PReLU(OpDef):
@@ -44,17 +40,16 @@ class PReLU(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         count = inputs[0][0] if a["per_channel"] else 1
-        init = "" if a["init"] == 0.25 else f", init={a['init']!r}"
-        return f"nn.PReLU({count}{init})"
+        return Constructor.of("nn.PReLU", count) if a["init"] == 0.25 else Constructor.of("nn.PReLU", count, init=a["init"])
 
 
 class Softmax(Activation):
     """softmax / log_softmax over the channel axis (dim 1 with the batch)."""
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.{self.torch_class}(dim=1)"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(f"nn.{self.torch_class}", dim=1)
 
 
 INPLACE = Attr("inplace", "bool", False)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, Shape, need_spatial
+from netspec.ops.base import Attr, Attrs, Constructor, OpDef, Shape, need_spatial
 from netspec.ops.registry import register
 
 
@@ -13,9 +13,8 @@ class Dropout(OpDef):
     summary = "Zero elements with probability p while training: `dropout [p=0.5]`."
     attrs = (Attr("p", "prob", 0.5, positional=True), Attr("inplace", "bool", False))
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        inplace = ", inplace=True" if a["inplace"] else ""
-        return f"nn.Dropout(p={a['p']!r}{inplace})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Dropout", p=a["p"], inplace=a["inplace"], defaults={"inplace": False})
 
 
 class ChannelDropout(OpDef):
@@ -27,8 +26,8 @@ class ChannelDropout(OpDef):
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         need_spatial(inputs, self.name)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.Dropout{len(inputs[0]) - 1}d(p={a['p']!r})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(f"nn.Dropout{len(inputs[0]) - 1}d", p=a["p"])
 
 
 register(Dropout())

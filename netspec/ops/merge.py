@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, format_shape, numel
+from netspec.ops.base import Attr, Attrs, Constructor, OpDef, OpError, Shape, format_shape, numel
 from netspec.ops.registry import register
 
 
 def _fold_helper(class_name: str, operator: str, what: str) -> str:
-    """Source of a generated module that folds its inputs with one Python operator."""
+    """Source of a generated module that folds a list of inputs with one Python operator."""
     return f'''
 class {class_name}(nn.Module):
-    """{what} of its inputs."""
+    """{what} of a list of inputs."""
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         out = xs[0]
         for x in xs[1:]:
             out = out {operator} x
@@ -21,7 +21,14 @@ class {class_name}(nn.Module):
 '''
 
 
-class _ElementwiseMerge(OpDef):
+class _ListInput:
+    """Merges take their inputs as one list, so the module has a fixed signature (TorchScript)."""
+
+    def forward(self, a: Attrs, module: str, args: Sequence[str]) -> str:
+        return f"{module}([{', '.join(args)}])"
+
+
+class _ElementwiseMerge(_ListInput, OpDef):
     """Shared by add and mul: inputs folded element by element; one op per element and extra input."""
 
     family = "merge"
@@ -31,8 +38,8 @@ class _ElementwiseMerge(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output) * (len(inputs) - 1)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"{self.class_name}()"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(self.class_name)
 
 
 class Add(_ElementwiseMerge):
@@ -70,7 +77,7 @@ class Mul(_ElementwiseMerge):
         return a["shape"]
 
 
-class Concat(OpDef):
+class Concat(_ListInput, OpDef):
     name = "concat"
     family = "merge"
     arity = None
@@ -78,13 +85,13 @@ class Concat(OpDef):
     attrs = (Attr("axis", "nonneg_int", 0, doc="per-sample axis; 0 = channels"),)
     helper = '''
 class Concat(nn.Module):
-    """Concatenation of its inputs along one dimension."""
+    """Concatenation of a list of inputs along one dimension."""
 
-    def __init__(self, dim=1):
+    def __init__(self, dim: int = 1):
         super().__init__()
         self.dim = dim
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(xs, self.dim)
 '''
 
@@ -113,8 +120,8 @@ class Concat(nn.Module):
         total = sum(s[axis] for s in inputs)
         return inputs[0][:axis] + (total,) + inputs[0][axis + 1 :]
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return "Concat()" if a["axis"] == 0 else f"Concat({a['axis'] + 1})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Concat") if a["axis"] == 0 else Constructor.of("Concat", a["axis"] + 1)
 
 
 class Chunk(OpDef):
@@ -126,11 +133,11 @@ class Chunk(OpDef):
 class Chunk(nn.Module):
     """One of `parts` equal slices of the channels."""
 
-    def __init__(self, parts, index):
+    def __init__(self, parts: int, index: int):
         super().__init__()
         self.parts, self.index = parts, index
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.chunk(self.parts, 1)[self.index]
 '''
 
@@ -144,8 +151,8 @@ class Chunk(nn.Module):
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (inputs[0][0] // a["parts"], *inputs[0][1:])
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"Chunk({a['parts']}, {a['index']})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Chunk", a["parts"], a["index"])
 
 
 class Split(OpDef):
@@ -157,11 +164,11 @@ class Split(OpDef):
 class Split(nn.Module):
     """One slice of the channels, cut at the given sizes."""
 
-    def __init__(self, sizes, index):
+    def __init__(self, sizes: tuple[int, ...], index: int):
         super().__init__()
         self.sizes, self.index = list(sizes), index
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.split(self.sizes, 1)[self.index]
 '''
 
@@ -178,8 +185,8 @@ class Split(nn.Module):
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (a["sizes"][a["index"]], *inputs[0][1:])
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"Split({a['sizes']}, {a['index']})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Split", a["sizes"], a["index"])
 
 
 for _op in (Add(), Mul(), Concat(), Chunk(), Split()):

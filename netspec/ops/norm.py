@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, numel
+from netspec.ops.base import Attr, Attrs, Constructor, OpDef, OpError, Shape, numel
 from netspec.ops.registry import register
 
 
@@ -26,16 +26,12 @@ class BatchNorm(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return 2 * numel(output)  # one multiply and one add per element once folded
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         rank = max(1, len(inputs[0]) - 1)
-        parts = [str(inputs[0][0])]
-        if a["eps"] != 1e-5:
-            parts.append(f"eps={a['eps']!r}")
-        if a["momentum"] != 0.1:
-            parts.append(f"momentum={a['momentum']!r}")
-        if not a["affine"]:
-            parts.append("affine=False")
-        return f"nn.BatchNorm{rank}d({', '.join(parts)})"
+        return Constructor.of(
+            f"nn.BatchNorm{rank}d", inputs[0][0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"],
+            defaults={"eps": 1e-5, "momentum": 0.1, "affine": True},
+        )
 
 
 class LayerNorm(OpDef):
@@ -50,11 +46,11 @@ class LayerNorm(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return 2 * numel(output)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        shape = list(inputs[0])
-        extra = "" if a["eps"] == 1e-5 else f", eps={a['eps']!r}"
-        extra += "" if a["affine"] else ", elementwise_affine=False"
-        return f"nn.LayerNorm({shape}{extra})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        kwargs: dict[str, Any] = {} if a["eps"] == 1e-5 else {"eps": a["eps"]}
+        if not a["affine"]:
+            kwargs["elementwise_affine"] = False
+        return Constructor.of("nn.LayerNorm", tuple(inputs[0]), **kwargs)
 
 
 class GroupNorm(OpDef):
@@ -73,10 +69,11 @@ class GroupNorm(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return 2 * numel(output)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        extra = "" if a["eps"] == 1e-5 else f", eps={a['eps']!r}"
-        extra += "" if a["affine"] else ", affine=False"
-        return f"nn.GroupNorm({a['groups']}, {inputs[0][0]}{extra})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        kwargs: dict[str, Any] = {} if a["eps"] == 1e-5 else {"eps": a["eps"]}
+        if not a["affine"]:
+            kwargs["affine"] = False
+        return Constructor.of("nn.GroupNorm", a["groups"], inputs[0][0], **kwargs)
 
 
 class LocalResponseNorm(OpDef):
@@ -97,8 +94,8 @@ class LocalResponseNorm(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output) * (a["size"] + 3)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}, beta={a['beta']!r}, k={a['k']!r})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.LocalResponseNorm", a["size"], alpha=a["alpha"], beta=a["beta"], k=a["k"])
 
 
 for _op in (BatchNorm(), LayerNorm(), GroupNorm(), LocalResponseNorm()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, CollapseError, OpDef, OpError, Shape, Window, compact, need_spatial, per_axis
+from netspec.ops.base import Attr, Attrs, CollapseError, Constructor, OpDef, OpError, Shape, Window, compact, need_spatial, per_axis
 from netspec.ops.conv import axis_names, collapse_message
 from netspec.ops.registry import register
 
@@ -54,23 +54,21 @@ class _WindowPool(OpDef):
     def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window:
         return Window(a["kernel"], a["stride"], a["pad"], self.dilation(a))
 
-    def torch_args(self, a: Attrs) -> list[str]:
-        parts = [f"kernel_size={compact(a['kernel'])}"]
+    def torch_kwargs(self, a: Attrs) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"kernel_size": compact(a["kernel"])}
         if a["stride"] != a["kernel"]:
-            parts.append(f"stride={compact(a['stride'])}")
-        if set(a["pad"]) != {0}:
-            parts.append(f"padding={compact(a['pad'])}")
-        if a["ceil"]:
-            parts.append("ceil_mode=True")
-        return parts
+            kwargs["stride"] = compact(a["stride"])
+        kwargs["padding"] = compact(a["pad"])
+        kwargs["ceil_mode"] = a["ceil"]
+        return kwargs
 
 
 class MaxPool(_WindowPool):
     name = "maxpool"
     summary = "Max pooling: `maxpool kernel [stride=kernel] [pad=] [ceil=]`."
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.MaxPool{len(inputs[0]) - 1}d({', '.join(self.torch_args(a))})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(f"nn.MaxPool{len(inputs[0]) - 1}d", **self.torch_kwargs(a), defaults={"padding": 0, "ceil_mode": False})
 
 
 class AvgPool(_WindowPool):
@@ -84,11 +82,9 @@ class AvgPool(_WindowPool):
         if len(inputs[0]) == 4 and any(n < k for n, k in zip(inputs[0][1:], v["kernel"])):
             raise OpError("a 3-d average pool needs an input at least as large as the kernel on every axis (a PyTorch rule)", "kernel")
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        parts = self.torch_args(a)
-        if not a["count_pad"]:
-            parts.append("count_include_pad=False")
-        return f"nn.AvgPool{len(inputs[0]) - 1}d({', '.join(parts)})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        kwargs = {**self.torch_kwargs(a), "count_include_pad": a["count_pad"]}
+        return Constructor.of(f"nn.AvgPool{len(inputs[0]) - 1}d", **kwargs, defaults={"padding": 0, "ceil_mode": False, "count_include_pad": True})
 
 
 class _AdaptivePool(OpDef):
@@ -113,8 +109,8 @@ class _AdaptivePool(OpDef):
         strides = tuple(max(1, n // o) for n, o in zip(spatial, a["size"]))
         return Window(kernels, strides, (0,) * len(kernels), (1,) * len(kernels))
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.Adaptive{self.kind}Pool{len(inputs[0]) - 1}d({compact(a['size'])})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(f"nn.Adaptive{self.kind}Pool{len(inputs[0]) - 1}d", compact(a["size"]))
 
 
 class AdaptiveAvgPool(_AdaptivePool):

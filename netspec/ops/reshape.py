@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, format_shape, need_spatial, numel, per_axis
+from netspec.ops.base import Attr, Attrs, Constructor, OpDef, OpError, Shape, Window, compact, format_shape, need_spatial, numel, per_axis
 from netspec.ops.registry import register
 
 
@@ -15,8 +15,8 @@ class Flatten(OpDef):
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (numel(inputs[0]),)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return "nn.Flatten()"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Flatten")
 
 
 class Reshape(OpDef):
@@ -48,9 +48,10 @@ class Reshape(OpDef):
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return a["shape"]
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        unflatten = f"nn.Unflatten(1, {a['shape']})"
-        return unflatten if len(inputs[0]) == 1 else f"nn.Sequential(nn.Flatten(), {unflatten})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        shape = a["shape"] if isinstance(a["shape"], tuple) else (a["shape"],)
+        unflatten = Constructor.of("nn.Unflatten", 1, shape)
+        return unflatten if len(inputs[0]) == 1 else Constructor.of("nn.Sequential", Constructor.of("nn.Flatten"), unflatten)
 
 
 class Identity(OpDef):
@@ -58,8 +59,8 @@ class Identity(OpDef):
     family = "reshape"
     summary = "Pass the input through unchanged (an empty branch)."
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return "nn.Identity()"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Identity")
 
 
 class ZeroPad(OpDef):
@@ -78,10 +79,10 @@ class ZeroPad(OpDef):
         ones = (1,) * len(a["pad"])
         return Window(ones, ones, a["pad"], ones)  # a 1x1 window over the padded input
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         # torch orders padding from the last axis: (left, right, top, bottom, front, back)
         sides = tuple(p for pad in reversed(a["pad"]) for p in (pad, pad))
-        return f"nn.ZeroPad{len(a['pad'])}d({compact(sides)})"
+        return Constructor.of(f"nn.ZeroPad{len(a['pad'])}d", compact(sides))
 
 
 class Upsample(OpDef):
@@ -99,13 +100,13 @@ class Upsample(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output) if a["mode"] == "linear" else 0
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         rank = len(inputs[0]) - 1
         scale = a["scale"][0] if len(set(a["scale"])) == 1 else tuple(float(s) for s in a["scale"])
         if a["mode"] == "nearest":
-            return f"nn.Upsample(scale_factor={scale}, mode='nearest')"
+            return Constructor.of("nn.Upsample", scale_factor=scale, mode="nearest")
         mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[rank]
-        return f"nn.Upsample(scale_factor={scale}, mode='{mode}', align_corners=False)"
+        return Constructor.of("nn.Upsample", scale_factor=scale, mode=mode, align_corners=False)
 
 
 class ChannelShuffle(OpDef):
@@ -120,8 +121,8 @@ class ChannelShuffle(OpDef):
         if inputs[0][0] % v["groups"]:
             raise OpError(f"groups={v['groups']} does not divide the {inputs[0][0]} channels", "groups")
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.ChannelShuffle({a['groups']})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.ChannelShuffle", a["groups"])
 
 
 for _op in (Flatten(), Reshape(), Identity(), ZeroPad(), Upsample(), ChannelShuffle()):
