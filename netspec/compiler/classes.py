@@ -431,8 +431,8 @@ class ClassModel:
                     candidate.child.frame.span == unit.members[0].child.frame.span:
                 mapping.append(("one", g))
                 g += 1
-            elif isinstance(unit, Loop) or (len(unit.reads) == 1 and len(unit.writes) == 1):
-                mapping.append(("none", None))
+            elif isinstance(unit, Loop) or (unit.child is not None and len(unit.reads) == 1 and len(unit.writes) == 1):
+                mapping.append(("none", None))  # a loop run zero times, or an optional part (a shortcut)
             else:
                 return None
         if g != len(other.units):

@@ -18,7 +18,7 @@ from netspec.ir.module_names import MODULE_ATTRIBUTES
 
 FILE_NAMES = frozenset({"torch", "nn", "OrderedDict", "self"})
 RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | FILE_NAMES
-SAFE_TEXT = re.compile(r"[\w./+-]+( [\w./+-]+)*")
+SAFE_TEXT = re.compile(r"[\w./+<>-]+( [\w./+<>-]+)*")
 
 
 class Namespace:
