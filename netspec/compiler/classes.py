@@ -100,8 +100,9 @@ class Entry:
     flag: str | None = None  # the parameter that switches an optional member on
     loop_start: int = 0
     loop_stop: str = ""  # source of range()'s stop
-    loop_index: str | None = None  # iteration variable, when values or keys read it
-    loop_numeric: bool = False
+    loop_index: str | None = None  # the iteration variable
+    loop_numeric: bool = False  # members numbered 0, 1, ... (no key prefix)
+    loop_uses_index: bool = False  # do the constructor's values read the iteration variable?
 
 
 @dataclass
@@ -527,7 +528,7 @@ class ClassModel:
         stop = count.plus(unit.start)
         numeric = unit.prefix == ""
         return Entry(unit.prefix, "loop", build, refs, 1, unit.members[0].span, None, None, unit.start, stop,
-                     index if (uses_index or not numeric or unit.start != 0) else None, numeric)
+                     index, numeric, uses_index)
 
 
 class Count:

@@ -135,7 +135,7 @@ def _numbered_from_zero(entries: list[Entry]) -> bool:
 def _init_lines(entry: Entry, numeric: bool, main: str) -> list[str]:
     where = f"  # {shown(_file(entry.span.source.name, main).rsplit('/', 1)[-1])}:{entry.span.line}"
     if entry.kind == "loop":
-        index = entry.loop_index or "_"
+        index = "_" if numeric and not entry.loop_uses_index else entry.loop_index
         bounds = f"{entry.loop_start}, {entry.loop_stop}" if entry.loop_start else entry.loop_stop
         if numeric:
             call = _call("self.append(", entry.build, ")", 12)

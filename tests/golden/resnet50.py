@@ -5,8 +5,6 @@ Output per sample: fc 1000.
 Parameters: 25,557,032. Multiply-accumulates per sample: 4,089,184,256.
 Edit the spec and run `netspec build` again rather than editing this file.
 """
-from collections import OrderedDict
-
 import torch
 from torch import nn
 
@@ -21,48 +19,29 @@ class Add(nn.Module):
         return out
 
 
-class Stem(nn.Module):
-    """Block stem() from blocks/resnet.net:8; used as stem."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)  # resnet.net:9
-        self.bn1 = nn.BatchNorm2d(64)  # resnet.net:9
-        self.relu = nn.ReLU()  # resnet.net:9
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)  # resnet.net:10
-
-    def forward(self, x):
-        x = self.conv1(x)
-        x = self.bn1(x)
-        x = self.relu(x)
-        x = self.maxpool(x)
-        return x
-
-
 class Bottleneck(nn.Module):
     """Block bottleneck(planes, stride, groups=1, base_width=64, width) from
-    blocks/resnet.net:23; used as layer1.bottleneck1, layer1.bottleneck2,
-    layer1.bottleneck3 and 13 more."""
+    blocks/resnet.net:28; used as layer1.0, layer1.1, layer1.2 and 13 more."""
 
-    def __init__(self, in_channels, planes, stride, shortcut=False):
+    def __init__(self, in_channels, planes, stride, downsample=False):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, planes, kernel_size=1, bias=False)  # resnet.net:25
-        self.bn1 = nn.BatchNorm2d(planes)  # resnet.net:25
-        self.relu1 = nn.ReLU()  # resnet.net:25
-        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)  # resnet.net:26
-        self.bn2 = nn.BatchNorm2d(planes)  # resnet.net:26
-        self.relu2 = nn.ReLU()  # resnet.net:26
-        self.conv3 = nn.Conv2d(planes, 4 * planes, kernel_size=1, bias=False)  # resnet.net:27
-        self.bn3 = nn.BatchNorm2d(4 * planes)  # resnet.net:27
-        if shortcut:  # resnet.net:28
-            self.shortcut = nn.Sequential(OrderedDict([
-                ('conv', nn.Conv2d(in_channels, 4 * planes, kernel_size=1, stride=stride, bias=False)),
-                ('bn', nn.BatchNorm2d(4 * planes)),
-            ]))
+        self.conv1 = nn.Conv2d(in_channels, planes, kernel_size=1, bias=False)  # resnet.net:30
+        self.bn1 = nn.BatchNorm2d(planes)  # resnet.net:30
+        self.relu1 = nn.ReLU()  # resnet.net:30
+        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)  # resnet.net:31
+        self.bn2 = nn.BatchNorm2d(planes)  # resnet.net:31
+        self.relu2 = nn.ReLU()  # resnet.net:31
+        self.conv3 = nn.Conv2d(planes, 4 * planes, kernel_size=1, bias=False)  # resnet.net:32
+        self.bn3 = nn.BatchNorm2d(4 * planes)  # resnet.net:32
+        if downsample:  # resnet.net:34
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, 4 * planes, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(4 * planes),
+            )
         else:
-            self.shortcut = None
-        self.add = Add()  # resnet.net:24
-        self.relu3 = nn.ReLU()  # resnet.net:30
+            self.downsample = None
+        self.add = Add()  # resnet.net:29
+        self.relu3 = nn.ReLU()  # resnet.net:36
 
     def forward(self, x):
         out = self.conv1(x)
@@ -73,23 +52,23 @@ class Bottleneck(nn.Module):
         out = self.relu2(out)
         out = self.conv3(out)
         out = self.bn3(out)
-        shortcut = x
-        if self.shortcut is not None:
-            shortcut = self.shortcut(x)
-        out = self.add([out, shortcut])
+        downsample = x
+        if self.downsample is not None:
+            downsample = self.downsample(x)
+        out = self.add([out, downsample])
         out = self.relu3(out)
         return out
 
 
 class BottleneckLayer(nn.Sequential):
     """Block bottleneck_layer(planes, blocks, stride, groups=1, base_width=64) from
-    blocks/resnet.net:38; used as layer1, layer2, layer3 and 1 more."""
+    blocks/resnet.net:44; used as layer1, layer2, layer3 and 1 more."""
 
     def __init__(self, in_channels, planes, blocks, stride):
         super().__init__()
-        self.bottleneck1 = Bottleneck(in_channels, planes, stride, shortcut=True)  # resnet.net:39
-        for i in range(2, blocks + 1):  # resnet.net:41
-            self.add_module(f"bottleneck{i}", Bottleneck(4 * planes, planes, 1))
+        self.append(Bottleneck(in_channels, planes, stride, downsample=True))  # resnet.net:45
+        for _ in range(1, blocks):  # resnet.net:47
+            self.append(Bottleneck(4 * planes, planes, 1))
 
 
 class Resnet50(nn.Module):
@@ -97,22 +76,28 @@ class Resnet50(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.stem = Stem()  # resnet50.net:9
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)  # resnet.net:13
+        self.bn1 = nn.BatchNorm2d(64)  # resnet.net:13
+        self.relu = nn.ReLU()  # resnet.net:13
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)  # resnet.net:14
         self.layer1 = BottleneckLayer(64, 64, 3, 1)  # resnet50.net:10
         self.layer2 = BottleneckLayer(256, 128, 4, 2)  # resnet50.net:11
         self.layer3 = BottleneckLayer(512, 256, 6, 2)  # resnet50.net:12
         self.layer4 = BottleneckLayer(1024, 512, 3, 2)  # resnet50.net:13
-        self.pool = nn.AdaptiveAvgPool2d(1)  # resnet50.net:14
+        self.avgpool = nn.AdaptiveAvgPool2d(1)  # resnet50.net:14
         self.flatten = nn.Flatten()  # resnet50.net:15
         self.fc = nn.Linear(2048, 1000)  # resnet50.net:16
 
     def forward(self, x):
-        x = self.stem(x)
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
         x = self.layer1(x)
         x = self.layer2(x)
         x = self.layer3(x)
         x = self.layer4(x)
-        x = self.pool(x)
+        x = self.avgpool(x)
         x = self.flatten(x)
         x = self.fc(x)
         return x

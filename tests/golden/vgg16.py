@@ -9,96 +9,58 @@ import torch
 from torch import nn
 
 
-class Stage(nn.Module):
-    """Block stage(width, convs=3, bn=false) from blocks/vgg.net:7; used as
-    features.stage3, features.stage4, features.stage5."""
-
-    def __init__(self, in_channels, width):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, padding=1)  # vgg.net:9
-        self.relu1 = nn.ReLU()  # vgg.net:12
-        self.conv2 = nn.Conv2d(width, width, kernel_size=3, padding=1)  # vgg.net:9
-        self.relu2 = nn.ReLU()  # vgg.net:12
-        self.conv3 = nn.Conv2d(width, width, kernel_size=3, padding=1)  # vgg.net:9
-        self.relu3 = nn.ReLU()  # vgg.net:12
-        self.maxpool = nn.MaxPool2d(kernel_size=2)  # vgg.net:13
-
-    def forward(self, x):
-        x = self.conv1(x)
-        x = self.relu1(x)
-        x = self.conv2(x)
-        x = self.relu2(x)
-        x = self.conv3(x)
-        x = self.relu3(x)
-        x = self.maxpool(x)
-        return x
-
-
-class Stage_1(nn.Module):
-    """Block stage(width, convs=2, bn=false) from blocks/vgg.net:7; used as
-    features.stage1, features.stage2."""
-
-    def __init__(self, in_channels, width):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, padding=1)  # vgg.net:9
-        self.relu1 = nn.ReLU()  # vgg.net:12
-        self.conv2 = nn.Conv2d(width, width, kernel_size=3, padding=1)  # vgg.net:9
-        self.relu2 = nn.ReLU()  # vgg.net:12
-        self.maxpool = nn.MaxPool2d(kernel_size=2)  # vgg.net:13
-
-    def forward(self, x):
-        x = self.conv1(x)
-        x = self.relu1(x)
-        x = self.conv2(x)
-        x = self.relu2(x)
-        x = self.maxpool(x)
-        return x
-
-
-class VggFeatures(nn.Module):
+class VggFeatures(nn.Sequential):
     """Block vgg_features(n1=2, n2=2, n3=3, n4=3, n5=3, bn=false) from
-    blocks/vgg.net:16; used as features."""
+    blocks/vgg.net:24; used as features."""
 
     def __init__(self):
         super().__init__()
-        self.stage1 = Stage_1(3, 64)  # vgg.net:17
-        self.stage2 = Stage_1(64, 128)  # vgg.net:18
-        self.stage3 = Stage(128, 256)  # vgg.net:19
-        self.stage4 = Stage(256, 512)  # vgg.net:20
-        self.stage5 = Stage(512, 512)  # vgg.net:21
+        self.append(nn.Conv2d(3, 64, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.Conv2d(64, 64, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
+        self.append(nn.Conv2d(64, 128, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.Conv2d(128, 128, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
+        self.append(nn.Conv2d(128, 256, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.Conv2d(256, 256, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.Conv2d(256, 256, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
+        self.append(nn.Conv2d(256, 512, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
+        self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
+        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
 
-    def forward(self, x):
-        x = self.stage1(x)
-        x = self.stage2(x)
-        x = self.stage3(x)
-        x = self.stage4(x)
-        x = self.stage5(x)
-        return x
 
-
-class VggClassifier(nn.Module):
-    """Block vgg_classifier(classes=1000, p=0.5) from blocks/vgg.net:23; used as
+class VggClassifier(nn.Sequential):
+    """Block vgg_classifier(classes=1000, p=0.5) from blocks/vgg.net:31; used as
     classifier."""
 
     def __init__(self):
         super().__init__()
-        self.fc1 = nn.Linear(25088, 4096)  # vgg.net:24
-        self.relu1 = nn.ReLU()  # vgg.net:24
-        self.dropout1 = nn.Dropout(p=0.5)  # vgg.net:24
-        self.fc2 = nn.Linear(4096, 4096)  # vgg.net:25
-        self.relu2 = nn.ReLU()  # vgg.net:25
-        self.dropout2 = nn.Dropout(p=0.5)  # vgg.net:25
-        self.fc3 = nn.Linear(4096, 1000)  # vgg.net:26
-
-    def forward(self, x):
-        x = self.fc1(x)
-        x = self.relu1(x)
-        x = self.dropout1(x)
-        x = self.fc2(x)
-        x = self.relu2(x)
-        x = self.dropout2(x)
-        x = self.fc3(x)
-        return x
+        self.append(nn.Linear(25088, 4096))  # vgg.net:32
+        self.append(nn.ReLU())  # vgg.net:32
+        self.append(nn.Dropout(p=0.5))  # vgg.net:32
+        self.append(nn.Linear(4096, 4096))  # vgg.net:33
+        self.append(nn.ReLU())  # vgg.net:33
+        self.append(nn.Dropout(p=0.5))  # vgg.net:33
+        self.append(nn.Linear(4096, 1000))  # vgg.net:34
 
 
 class Vgg16(nn.Module):
@@ -107,13 +69,13 @@ class Vgg16(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = VggFeatures()  # vgg16.net:9
-        self.pool = nn.AdaptiveAvgPool2d(7)  # vgg16.net:10
+        self.avgpool = nn.AdaptiveAvgPool2d(7)  # vgg16.net:10
         self.flatten = nn.Flatten()  # vgg16.net:11
         self.classifier = VggClassifier()  # vgg16.net:12
 
     def forward(self, x):
         x = self.features(x)
-        x = self.pool(x)
+        x = self.avgpool(x)
         x = self.flatten(x)
         x = self.classifier(x)
         return x
