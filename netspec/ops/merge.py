@@ -3,7 +3,19 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, Constructor, OpDef, OpError, Shape, format_shape, numel
+from netspec.ops.base import (
+    SAVES_NOTHING,
+    Attr,
+    Attrs,
+    Constructor,
+    Kept,
+    OpDef,
+    OpError,
+    Saved,
+    Shape,
+    format_shape,
+    numel,
+)
 from netspec.ops.registry import register
 
 
@@ -46,7 +58,32 @@ class Add(_ElementwiseMerge):
     name = "add"
     class_name = "Add"
     summary = "Element-wise sum of two or more values of one shape (residual connections)."
-    helper = _fold_helper("Add", "+", "Element-wise sum")
+    helper = '''
+class Add(nn.Module):
+    """Element-wise sum of a list of inputs; with inplace=True the sum is written into the first."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out.add_(x) if self.inplace else out + x
+        return out
+'''
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return SAVES_NOTHING
+
+    def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
+        return 0  # shapes are equal, so the sum fits in the first operand
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Add", inplace=False, defaults={"inplace": False})
+
+    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Add", inplace=True, defaults={"inplace": False})
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         for index, shape in enumerate(inputs[1:], start=1):
@@ -61,6 +98,14 @@ class Mul(_ElementwiseMerge):
     class_name = "Mul"
     summary = "Element-wise product with broadcasting (a C×1×1 gate times C×H×W, as in squeeze-and-excitation)."
     helper = _fold_helper("Mul", "*", "Element-wise product (broadcasting)")
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        # each factor's gradient needs the others; folding three or more keeps the partial products
+        partial, kept = inputs[0], []
+        for shape in inputs[1:-1]:
+            partial = tuple(max(x, y) for x, y in zip(partial, shape))
+            kept.append(Kept("partial product", numel(partial)))
+        return Saved(inputs=tuple(range(len(inputs))), extra=tuple(kept))
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         out = inputs[0]
@@ -122,6 +167,12 @@ class WeightedSum(nn.Module):
         per_element = 2 * len(inputs) - 1 if a["learned"] else len(inputs)
         return numel(output) * per_element
 
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        if not a["learned"]:
+            return SAVES_NOTHING  # stack then mean: backward needs only sizes
+        # each w_i·x_i keeps x_i (for w_i's gradient) and sigmoid(w) (for x_i's and w's)
+        return Saved(inputs=tuple(range(len(inputs))), extra=(Kept("sigmoid of the weights", len(inputs), per_sample=False),))
+
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         return Constructor.of("WeightedSum", len(inputs), learned=a["learned"], defaults={"learned": True})
 
@@ -164,6 +215,9 @@ class Concat(nn.Module):
                     inputs=(0, index),
                 )
 
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return SAVES_NOTHING  # backward slices the gradient; the output is a fresh copy
+
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         axis = a["axis"]
         total = sum(s[axis] for s in inputs)
@@ -200,6 +254,12 @@ class Chunk(nn.Module):
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (inputs[0][0] // a["parts"], *inputs[0][1:])
 
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return SAVES_NOTHING
+
+    def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        return True  # a slice of the channels is a view
+
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         return Constructor.of("Chunk", a["parts"], a["index"])
 
@@ -233,6 +293,12 @@ class Split(nn.Module):
 
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (a["sizes"][a["index"]], *inputs[0][1:])
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return SAVES_NOTHING
+
+    def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        return True  # a slice of the channels is a view
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         return Constructor.of("Split", a["sizes"], a["index"])
