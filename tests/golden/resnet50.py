@@ -10,12 +10,16 @@ from torch import nn
 
 
 class Add(nn.Module):
-    """Element-wise sum of a list of inputs."""
+    """Element-wise sum of a list of inputs; with inplace=True the sum is written into the first."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         out = xs[0]
         for x in xs[1:]:
-            out = out + x
+            out = out.add_(x) if self.inplace else out + x
         return out
 
 
