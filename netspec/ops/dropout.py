@@ -3,7 +3,18 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import SAVES_NOTHING, Attr, Attrs, Kept, OpDef, Saved, Shape, need_spatial, numel
+from netspec.ops.base import (
+    SAVES_NOTHING,
+    Attr,
+    Attrs,
+    Constructor,
+    Kept,
+    OpDef,
+    Saved,
+    Shape,
+    need_spatial,
+    numel,
+)
 from netspec.ops.registry import register
 
 
@@ -35,12 +46,11 @@ class Dropout(OpDef):
     def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
         return 0
 
-    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.Dropout(p={a['p']!r}, inplace=True)"
+    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Dropout", p=a["p"], inplace=True, defaults={"inplace": False})
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        inplace = ", inplace=True" if a["inplace"] else ""
-        return f"nn.Dropout(p={a['p']!r}{inplace})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Dropout", p=a["p"], inplace=a["inplace"], defaults={"inplace": False})
 
 
 class ChannelDropout(OpDef):
@@ -61,8 +71,8 @@ class ChannelDropout(OpDef):
     def aliases_in_training(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
         return a["p"] == 0  # torch returns the input itself only when nothing is dropped
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.Dropout{len(inputs[0]) - 1}d(p={a['p']!r})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(f"nn.Dropout{len(inputs[0]) - 1}d", p=a["p"])
 
 
 register(Dropout())
