@@ -63,6 +63,28 @@ def inference_peak(model: torch.nn.Module, x: torch.Tensor) -> int:
     return probe.peak
 
 
+def flat_inference_peak(model: torch.nn.Module, graph, x: torch.Tensor) -> int:
+    """Peak of a flat forward over the compiled module's own layers, in graph order, that drops
+    each value right after its last reader (no block calls holding arguments)."""
+    from netspec.ir.liveness import liveness
+
+    last_use = liveness(graph).last_use
+    model.eval()
+    probe = LiveStorages(ignore=_storages(list(model.parameters()) + list(model.buffers())))
+    with torch.no_grad(), probe:
+        probe.track(x, "input")
+        values = {graph.input.name: x}
+        for step, node in enumerate(graph.layers(), start=1):
+            layer = model.get_submodule(node.name)
+            args = [values[i] for i in node.inputs]
+            values[node.name] = layer(args) if node.opdef.arity is None else layer(*args)  # merges take a list
+            del args
+            for name in [v for v in values if last_use[v] <= step and v != graph.input.name]:
+                del values[name]
+        values.clear()
+    return probe.peak
+
+
 OPTIMIZERS = {
     "sgd": lambda p: torch.optim.SGD(p, lr=1e-3),
     "sgd-momentum": lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9),

@@ -192,14 +192,23 @@ def _weights(graph: Graph, itemsize: int) -> tuple[int, int, dict[str, int]]:
 
 
 def inference_memory(
-    graph: Graph, batch: int = 1, dtype: str = "float32", inplace: Collection[str] | None = None
+    graph: Graph,
+    batch: int = 1,
+    dtype: str = "float32",
+    inplace: Collection[str] | None = None,
+    hold_block_arguments: bool = True,
 ) -> InferenceMemory:
-    """Simulate one eval-mode forward; `inplace` overrides which nodes run in place (default: liveness's rule)."""
+    """Simulate one eval-mode forward.
+
+    `inplace` overrides which nodes run in place (default: the liveness rule's choice);
+    `hold_block_arguments=False` frees every value right after its last reader, as a
+    flat forward without nested block calls would.
+    """
     itemsize = dtype_bytes(dtype)
     live = liveness(graph)
     chosen = set(live.inplace) if inplace is None else set(inplace)
     roots = _storage_roots(graph, chosen, live, training=False)
-    release = release_steps(graph, live)
+    release = release_steps(graph, live) if hold_block_arguments else {**live.last_use, graph.input.name: len(graph.nodes)}
     free_after: dict[str, int] = {}
     for value, root in roots.items():
         free_after[root] = max(free_after.get(root, -1), release[value])
