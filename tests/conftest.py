@@ -7,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.net"))
-REFERENCE = ROOT.parent / "shared" / "reference" / "torch_tools_counts.json"
+REFERENCE = ROOT / "tests" / "reference" / "torch_tools_counts.json"  # provenance: tests/reference/README.md
 
 
 def spec_id(path: Path) -> str:

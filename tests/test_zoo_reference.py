@@ -3,7 +3,7 @@
 Specs with a torchvision twin must match it exactly: parameter count, MACs, output shape
 and the order of parameter shapes (so that a state_dict can be loaded in order). They are
 checked twice: against the figures measured with torch 2.14.1 / torchvision 0.29.1 in
-shared/reference/torch_tools_counts.json, and against a torchvision model built on the
+tests/reference/torch_tools_counts.json, and against a torchvision model built on the
 meta device (no memory, no real arithmetic). The lecture networks, which have no twin,
 are checked against counts written out by hand.
 """
@@ -19,7 +19,7 @@ from netspec.ir.elaborate import elaborate
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "specs"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "torch_tools_counts.json"
+REFERENCE = REPO / "tests" / "reference" / "torch_tools_counts.json"  # provenance: tests/reference/README.md
 
 # case id -> (spec file stem, spec parameters, torchvision builder, its keyword arguments, reference key or None)
 TWINS = {
@@ -63,8 +63,6 @@ def test_every_spec_named_like_a_torchvision_model_is_compared():
 
 @pytest.fixture(scope="module")
 def reference() -> dict:
-    if not REFERENCE.is_file():
-        pytest.skip(f"reference figures not found at {REFERENCE}")
     return json.loads(REFERENCE.read_text())
 
 
