@@ -14,12 +14,24 @@ __all__ = ["analyze", "compile", "convolutionize", "NetspecError"]
 __version__ = "0.1.0"
 
 
-def analyze(spec: str | Path, allow_outside_imports: bool = False, **params: Any):
-    """Parse, check and analyse a spec (a path ending in .net, or the text itself)."""
-    from netspec.analysis import Analysis
-    from netspec.ir.elaborate import elaborate
+def analyze(spec: str | Path, allow_outside_imports: bool = False, *, input_shape: tuple[int, ...] | None = None,
+            **params: Any):
+    """Parse, check and analyse a spec (a path ending in .net, or the text itself).
 
-    return Analysis(elaborate(spec, params, allow_outside_imports))
+    `input_shape` analyses at another per-sample input than the spec declares (3, 512, 512).
+    """
+    from netspec.analysis import Analysis
+    from netspec.ir.elaborate import resizable
+
+    at = resizable(spec, params, allow_outside_imports)
+
+    def resize(shape: tuple[int, ...]):
+        try:
+            return at(shape)
+        except NetspecError:
+            return None
+
+    return Analysis(at(input_shape), resize=resize)
 
 
 def compile(spec: str | Path, allow_outside_imports: bool = False, **params: Any):  # noqa: A001 - the product's verb

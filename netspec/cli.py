@@ -59,13 +59,26 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
         sub.add_argument("--allow-outside-imports", action="store_true", help="allow imports from outside the spec's folder")
 
+    def sizing(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--input", metavar="CxHxW", help="analyse at another per-sample input shape than the spec's")
+        sub.add_argument("--strict", action="store_true",
+                         help="make it an error when floor division leaves border pixels outside every window")
+
     check = commands.add_parser("check", help="parse and check a spec; print every error")
     common(check)
+    sizing(check)
     check.set_defaults(run=_check)
 
-    summary = commands.add_parser("summary", help="per-layer shapes, parameters and MACs")
+    summary = commands.add_parser("summary", help="per-layer shapes, parameters, MACs and memory")
     common(summary)
-    summary.add_argument("--format", choices=("table", "json"), default="table")
+    sizing(summary)
+    summary.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
+    summary.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size for the bytes (default 1)")
+    summary.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "float64"), default="float32",
+                         help="element type for the bytes (default float32)")
+    summary.add_argument("--depth", type=_positive, metavar="N", help="one row per block N levels deep, costs summed")
+    summary.add_argument("--explain", action="store_true",
+                         help="what torchinfo, fvcore, ptflops, thop would report, and why they differ")
     summary.set_defaults(run=_summary)
 
     ops = commands.add_parser("ops", help="list every op with its attributes")
@@ -113,17 +126,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _analyze(args):
+    from dataclasses import replace
+
     from netspec.analysis import Analysis
-    from netspec.ir.elaborate import elaborate
+    from netspec.analysis.inputs import border_warnings
+    from netspec.errors import SpecError
+    from netspec.ir.elaborate import resizable
 
     path = Path(args.spec)
     if not path.is_file():
         reason = "it is a directory" if path.is_dir() else "no such file"
         raise UsageError(f"cannot read '{args.spec}': {reason}")
-    graph = elaborate(path, _overrides(args.set), args.allow_outside_imports)
-    for warning in graph.warnings:
+    at = resizable(path, _overrides(args.set), args.allow_outside_imports)
+    graph = at(_input_shape(getattr(args, "input", None)))
+    borders = border_warnings(graph)
+    if getattr(args, "strict", False) and borders:
+        raise SpecError.collected([replace(d, severity="error") for d in borders])
+    for warning in [*graph.warnings, *borders]:
         print(warning.render(), file=sys.stderr)
-    return Analysis(graph)
+
+    def resize(shape):
+        try:
+            return at(shape)
+        except NetspecError:
+            return None
+
+    return Analysis(graph, resize=resize)
 
 
 def _check(args) -> int:
@@ -134,11 +162,17 @@ def _check(args) -> int:
 
 
 def _summary(args) -> int:
+    from netspec import summary
+
     analysis = _analyze(args)
     if args.format == "json":
-        print(json.dumps(analysis.as_dict(), indent=2))
+        print(json.dumps(analysis.as_dict(args.batch, args.dtype), indent=2))
+    elif args.format == "csv":
+        print(summary.csv_text(analysis, args.depth, args.batch, args.dtype), end="")
+    elif args.format == "markdown":
+        print(summary.markdown(analysis, args.depth, args.batch, args.dtype), end="")
     else:
-        print(summary_table(analysis))
+        print(summary.table(analysis, args.depth, args.batch, args.dtype, args.explain))
     return EXIT_OK
 
 
@@ -288,35 +322,24 @@ def _default(value: Any) -> str:
 
 
 def summary_table(analysis) -> str:
-    fields = analysis.receptive_fields
-    rows = [
-        (c.name, c.op, format_shape(c.output_shape), f"{c.params:,}", f"{c.macs:,}", fields[c.name].describe())
-        for c in analysis.layers
-    ]
-    totals = analysis.totals
-    header = ("layer", "op", "output", "params", "MACs", "RF")
-    footer = ("total", "", "", f"{totals.params:,}", f"{totals.macs:,}", "")
-    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(6)]
+    """The default `netspec summary` table (netspec/summary.py renders every format)."""
+    from netspec.summary import table
 
-    def line(row) -> str:
-        left = "  ".join(row[i].ljust(widths[i]) for i in range(3))
-        right = "  ".join(row[i].rjust(widths[i]) for i in (3, 4, 5))
-        return f"{left}  {right}".rstrip()
+    return table(analysis)
 
-    rule = "-" * len(line(header))
-    out = [f"{analysis.name}: input {format_shape(analysis.input_shape)}", "", line(header), rule]
-    out += [line(r) for r in rows]
-    out += [rule, line(footer), ""]
-    out.append(
-        f"MACs = multiply-accumulates of conv and linear layers, per sample ({_human(totals.macs)}; "
-        f"FLOPs ≈ 2 × MACs = {_human(totals.flops)})."
-    )
-    out.append(
-        f"Other element-wise ops (bias adds, activations, normalization, merges): {totals.elementwise:,}. "
-        f"Buffers: {totals.buffers:,}. Activations: {totals.activation_bytes / 2**20:.1f} MiB per sample (float32)."
-    )
-    out.append("RF = receptive field in input pixels per axis (Araujo et al., 2019); global = the whole input.")
-    return "\n".join(out)
+
+def _positive(text: str) -> int:
+    if not re.fullmatch(r"\d+", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got '{text}'")
+    return int(text)
+
+
+def _input_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    if not re.fullmatch(r"[1-9]\d*(x[1-9]\d*){0,3}", text):
+        raise UsageError(f"--input takes a per-sample shape such as 3x224x224 (C, CxL, CxHxW or CxDxHxW), got '{text}'")
+    return tuple(int(v) for v in text.split("x"))
 
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:

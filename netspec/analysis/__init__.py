@@ -1,19 +1,29 @@
 """Analyses of an elaborated graph; none of them imports torch."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, Callable
 
 from netspec.analysis.cost import LayerCost, Totals, costs
+from netspec.analysis.explain import ToolFigure, explain
+from netspec.analysis.inputs import BorderDrop, InputSizes, accepted_input_sizes, border_drops
+from netspec.analysis.memory import InferenceMemory, TrainingMemory, inference_memory, training_memory
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.ir.graph import Graph
+from netspec.ops.base import Symbol
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """The result of `netspec.analyze`: the checked graph, per-layer costs and totals."""
+    """The result of `netspec.analyze`: the checked graph, per-layer costs, totals, memory, tool figures.
+
+    `resize`, when given, elaborates the same spec at another input shape (None if that
+    shape is invalid); it is what finds the input sizes a global-pooling network accepts.
+    """
 
     graph: Graph
+    resize: Callable[[tuple[int, ...]], Graph | None] | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def _costs(self) -> tuple[list[LayerCost], Totals]:
@@ -43,8 +53,41 @@ class Analysis:
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {o.name: self.graph.node(o.node).shape for o in self.graph.outputs}
 
-    def as_dict(self) -> dict:
-        """The JSON form of `netspec summary --format json`; fields are only ever added."""
+    # ---- memory, other tools, input sizes
+    @cached_property
+    def _memo(self) -> dict[tuple, Any]:
+        return {}
+
+    def inference_memory(self, batch: int = 1, dtype: str = "float32") -> InferenceMemory:
+        """Peak of live tensors during one eval-mode forward of the generated module."""
+        key = ("inference", batch, dtype)
+        if key not in self._memo:
+            self._memo[key] = inference_memory(self.graph, batch, dtype)
+        return self._memo[key]
+
+    def training_memory(self, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd") -> TrainingMemory:
+        """Estimated peak of one training step (forward, backward, optimizer step)."""
+        key = ("training", batch, dtype, optimizer)
+        if key not in self._memo:
+            self._memo[key] = training_memory(self.graph, batch, dtype, optimizer)
+        return self._memo[key]
+
+    def explain(self) -> tuple[ToolFigure, ...]:
+        """What torchinfo, fvcore, ptflops, thop, flop_counter and torchvision would report, and why."""
+        return explain(self.graph)
+
+    @cached_property
+    def border_drops(self) -> list[BorderDrop]:
+        return border_drops(self.graph)
+
+    @cached_property
+    def input_sizes(self) -> InputSizes | None:
+        """For networks whose outputs do not depend on the input size: the smallest size and the step."""
+        return accepted_input_sizes(self.graph, self.resize) if self.resize else None
+
+    def as_dict(self, batch: int = 1, dtype: str = "float32") -> dict:
+        """The JSON form of `netspec summary --format json`; fields are only ever added (docs/json.md)."""
+        inference = self.inference_memory(batch, dtype)
         return {
             "network": self.name,
             "params_set": {k: v for k, v in self.graph.params},
@@ -57,12 +100,52 @@ class Analysis:
                 "macs": "multiply-accumulates of conv and linear layers (bias adds excluded); FLOPs = 2 x MACs",
                 "shapes": "per sample, channels first; the batch dimension is not counted",
                 "bytes": "float32",
+                "memory_bytes": f"{dtype}, batch {batch}: live tensor storages, kernel workspaces excluded",
             },
-            "totals": self.totals.as_dict(),
-            "layers": [
-                {**c.as_dict(), "receptive_field": self.receptive_fields[c.name].as_dict()} for c in self.layers
+            "batch": batch,
+            "dtype": dtype,
+            "totals": {
+                **self.totals.as_dict(),
+                "memory": {
+                    "inference": inference.as_dict(),
+                    "training": {
+                        name: self.training_memory(batch, dtype, name).as_dict()
+                        for name in ("sgd", "sgd-momentum", "adam", "adamw")
+                    },
+                },
+            },
+            "other_tools": [figure.as_dict() for figure in self.explain()],
+            "input_sizes": self.input_sizes.as_dict() if self.input_sizes else None,
+            "border_drops": [
+                {"layer": d.layer, "axis": d.axis, "size": d.size, "pixels": d.pixels} for d in self.border_drops
             ],
+            "layers": [self._layer_dict(cost, node, inference) for cost, node in zip(self.layers, self.graph.layers())],
         }
+
+    def _layer_dict(self, cost: LayerCost, node, inference: InferenceMemory) -> dict:
+        field_ = self.receptive_fields[cost.name]
+        receptive = field_.as_dict()
+        receptive["padding"] = [_json_number(-s) for s in field_.start]
+        return {
+            **cost.as_dict(),
+            "receptive_field": receptive,
+            "attrs": {k: _json_value(v) for k, v in node.attrs.items()},
+            "inputs": list(node.inputs),
+            "source": str(node.span),
+            "peak_live_bytes": inference.live_bytes[node.name],
+        }
+
+
+def _json_number(value: Any) -> Any:
+    return value if isinstance(value, int) else str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, Symbol):
+        return value.name
+    return value
 
 
 __all__ = ["Analysis"]

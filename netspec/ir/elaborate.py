@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from netspec.errors import DiagnosticSink, NetspecError, Note, Span, SpecError, did_you_mean
 from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
@@ -604,13 +604,31 @@ def _is_expression(text: str) -> bool:
     return re.fullmatch(literal, text) is None
 
 
-def elaborate(source: str | Path, overrides: Mapping[str, Any] | None = None, allow_outside: bool = False) -> Graph:
-    """Parse, load imports, elaborate and check; raise a NetspecError listing every problem found."""
+def elaborate(
+    source: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    allow_outside: bool = False,
+    input_shape: tuple[int, ...] | None = None,
+) -> Graph:
+    """Parse, load imports, elaborate and check; raise a NetspecError listing every problem found.
+
+    `input_shape` replaces the spec's declared input (as `--input` does)."""
+    return resizable(source, overrides, allow_outside)(input_shape)
+
+
+def resizable(
+    source: str | Path, overrides: Mapping[str, Any] | None = None, allow_outside: bool = False
+) -> Callable[[tuple[int, ...] | None], Graph]:
+    """Load a spec once; the result elaborates it at its declared input (None) or at another input shape."""
     spec, library = load(source, allow_outside)
-    try:
-        return elaborate_spec(spec, library, dict(overrides or {}))
-    except RecursionError:
-        raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2)) from None
+
+    def at(input_shape: tuple[int, ...] | None = None) -> Graph:
+        try:
+            return elaborate_spec(spec, library, dict(overrides or {}), input_shape)
+        except RecursionError:
+            raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2)) from None
+
+    return at
 
 
 def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], input_override=None) -> Graph:
