@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
+from typing import Mapping
 
 from netspec.ir.graph import Frame, Node, Output
 
 
-def finalize_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node], list[Output]]:
+def finalize_names(
+    nodes: list[Node], outputs: list[Output], issued: Mapping[tuple[str, str], int] | None = None
+) -> tuple[list[Node], list[Output]]:
+    """`issued` is how many `base#k` placeholders each (scope path, base) was given, used or not:
+    the fourth branch is `branch4` even when the others are named some other way."""
+    issued = issued or {}
     counts: dict[tuple[tuple[str, ...], str], set[int]] = defaultdict(set)
     explicit: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for node in nodes:
@@ -24,7 +30,8 @@ def finalize_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node]
         if "#" not in segment:
             return segment
         base, index = segment.split("#")
-        name = base if len(counts[(prefix, base)]) == 1 else f"{base}{index}"
+        alone = len(counts[(prefix, base)]) == 1 and issued.get((".".join(prefix), base), 1) == 1
+        name = base if alone else f"{base}{index}"
         return f"{base}_{index}" if name in explicit[prefix] else name
 
     def rename(path: str) -> str:
