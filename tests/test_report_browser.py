@@ -166,17 +166,17 @@ def test_a_row_links_to_its_node_and_a_collapsed_node_to_its_rows(open_page):
     page = open_page("resnet50")
     page.page.click("#expand-all")
     page.page.uncheck("#collapse-repeats")
-    page.page.locator("[id='layer-layer3.bottleneck4.conv2'] a.to-node").click()
-    element = page.page.get_attribute("[id='layer-layer3.bottleneck4.conv2']", "data-el")
+    page.page.locator("[id='layer-layer3.3.conv2'] a.to-node").click()
+    element = page.page.get_attribute("[id='layer-layer3.3.conv2']", "data-el")
     assert "flash" in page.page.get_attribute(f"[id='{element}']", "class")
     assert page.in_view(f"[id='{element}']")
     # with repeats collapsed, layer3's blocks 2–6 are one ×5 node; clicking it shows their first row
     page.page.check("#collapse-repeats")
-    run = page.page.locator("#diagram-collapsed g.node[id='c-layer3.bottleneck2']")
+    run = page.page.locator("#diagram-collapsed g.node[id='c-layer3.1']")
     assert "×5" in run.text_content()
     run.click()
     highlighted = page.page.eval_on_selector("#layers-table tr.hl", "r => r.id")
-    assert highlighted.startswith("layer-layer3.bottleneck2.")
+    assert highlighted.startswith("layer-layer3.1.")
     assert page.errors == []
 
 
