@@ -58,7 +58,7 @@ def _build_one(spec: str, overrides: Mapping[str, Any], allow_outside: bool) -> 
         raise UsageError(f"cannot read '{spec}': {'it is a directory' if path.is_dir() else 'no such file'}")
     analysis = Analysis(elaborate(path, overrides, allow_outside))
     html, notes = write_report_text(analysis, path.read_text(encoding="utf-8"), spec)
-    return analysis, generate(analysis.graph), html, notes
+    return analysis, generate(analysis.graph).source, html, notes
 
 
 def build_many(
