@@ -105,7 +105,7 @@ def test_memory_profile_marks_the_largest_activation_or_the_inference_peak():
 def test_report_has_the_three_charts():
     html = build_page(SPECS / "resnet18.net")
     assert html.count('<svg class="chart') == 3
-    assert "largest activation" in html and "Receptive field along the depth" in html
+    assert "inference peak" in html and "Receptive field along the depth" in html  # the memory chart shows liveness
     assert 'data-target="scope-layer1"' in html
 
 
