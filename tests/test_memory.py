@@ -17,7 +17,7 @@ from netspec.analysis.memory import OPTIMIZER_STATE, inference_memory, release_s
 from netspec.compiler.build import build_module
 from netspec.ir.liveness import liveness
 from tests.graph_runner import graph_at
-from tests.memory_probe import flat_inference_peak, inference_peak, training_peak
+from tests.memory_probe import inference_peak, training_peak
 
 import netspec
 
@@ -86,18 +86,7 @@ def test_unknown_optimizer_and_dtype_are_refused():
 # ---- reality --------------------------------------------------------------------------------------
 
 NETWORKS = ("lenet5", "resnet18", "googlenet", "densenet121")
-BOTH = [pytest.param(spec, inplace, id=f"{spec}-{'in-place' if inplace else 'out-of-place'}")
-        for spec in NETWORKS for inplace in (True, False)]
-
-
-@pytest.mark.parametrize("spec, inplace", BOTH)
-def test_every_layer_allocates_what_the_analysis_counts(spec, inplace):
-    """The compiled module's own layers, driven in graph order, each value dropped after its
-    last reader: the analysis without block calls must be exact."""
-    graph = graph_at(ROOT / "specs" / f"{spec}.net")
-    model, chosen = compiled(graph, inplace)
-    measured = flat_inference_peak(model, graph, torch.randn(2, *graph.input.shape))
-    assert inference_memory(graph, batch=2, inplace=chosen, hold_block_arguments=False).peak_bytes == measured
+# Each layer's own allocations, for every spec of the zoo: tests/test_memory_zoo.py.
 
 
 # The generated Denselayer.forward gives every layer's output its own local variable and keeps
