@@ -13,11 +13,10 @@ import jinja2
 from netspec.analysis.cost import BYTES_PER_ELEMENT
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.ops.base import numel
-from netspec.report.dot import MISSING_DOT, describe_attrs, fmt_shape
-from netspec.report.numbers import exact, human, megabytes
-from netspec.report.figures import cost_chart, memory_chart, memory_profile, receptive_field_chart
 from netspec.analysis.borders import border_losses
-from netspec.report.dot import families_drawn
+from netspec.report.dot import MISSING_DOT, describe_attrs, families_drawn, fmt_shape
+from netspec.report.figures import cost_chart, memory_chart, memory_profile, receptive_field_chart
+from netspec.report.numbers import exact, human, megabytes
 from netspec.report.wiring import wiring_diagrams
 
 COLLAPSE_OVER = 100  # tables of more layers start collapsed to the top-level rows
@@ -110,7 +109,7 @@ def _where(span: Any, index: dict[str, int], files: list[SourceFile]) -> tuple[s
     return f"src{file_index}-L{span.line}", f"{files[file_index].name}:{span.line}"
 
 
-def _last_spatial(graph: Any, fields: dict[str, ReceptiveField], name: str) -> tuple[str, ReceptiveField] | None:
+def last_spatial_field(graph: Any, fields: dict[str, ReceptiveField], name: str) -> tuple[str, ReceptiveField] | None:
     """Walking back from an output along first inputs: the last node whose field is still local."""
     node = graph.node(name)
     while node.inputs:
@@ -261,7 +260,7 @@ def _comparison(analysis: Any) -> dict:
 _env: jinja2.Environment | None = None
 
 
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     global _env
     if _env is None:
         _env = jinja2.Environment(
@@ -368,7 +367,7 @@ def render_report(
     outputs = []
     for out in graph.outputs:
         rf = fields[out.node]
-        local = _last_spatial(graph, fields, out.node) if rf.covers_whole_input else None
+        local = last_spatial_field(graph, fields, out.node) if rf.covers_whole_input else None
         outputs.append({
             "name": out.name, "node": out.node, "shape": fmt_shape(graph.node(out.node).shape),
             "rf": rf.describe(), "rf_title": _rf_title(rf),
@@ -419,7 +418,7 @@ def render_report(
                                       "collapse": len(analysis.layers) > COLLAPSE_OVER}),
         "files": [{"index": f.index, "name": f.name, "lines": [_highlight(l) for l in f.lines]} for f in files],
     }
-    return _environment().get_template("report.html.j2").render(**context)
+    return environment().get_template("report.html.j2").render(**context)
 
 
 def json_for_script(value: Any) -> str:
