@@ -19,7 +19,8 @@ from netspec.report.figures import cost_chart, memory_chart, memory_profile, rec
 from netspec.report.numbers import exact, human, megabytes
 from netspec.report.wiring import wiring_diagrams
 
-COLLAPSE_OVER = 100  # tables of more layers start collapsed to the top-level rows
+COLLAPSE_OVER = 100  # tables of more layers start collapsed to the top-level rows ...
+FEW_ROWS = 8  # ... but a block that is nearly the whole network (torchvision's `features`) starts open
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -174,6 +175,24 @@ def _rf_value(rf: ReceptiveField) -> float:
     if rf.covers_whole_input:
         return 1e15
     return float(max(rf.size)) if rf.size else 1.0
+
+
+def initially_open(rows: list[Row]) -> list[str]:
+    """The blocks a folded table still shows open: while fewer than FEW_ROWS rows would be visible, the largest shown block."""
+
+    def shown(row: Row, opened: set[str]) -> bool:
+        parts = row.parent.split(".") if row.parent else []
+        return all(".".join(parts[: i + 1]) in opened for i in range(len(parts)))
+
+    size = {r.path: sum(1 for x in rows if x.parent == r.path or x.parent.startswith(r.path + ".")) for r in rows
+            if r.kind == "scope"}
+    opened: set[str] = set()
+    while sum(shown(r, opened) for r in rows) < FEW_ROWS:
+        closed = [r.path for r in rows if r.kind == "scope" and r.path not in opened and shown(r, opened)]
+        if not closed:
+            break
+        opened.add(max(closed, key=lambda path: size[path]))
+    return sorted(opened)
 
 
 def scope_id(path: tuple[str, ...]) -> str:
@@ -415,7 +434,7 @@ def render_report(
         "warnings": _warnings(analysis, index, files),
         "convolutionized": _convolutionized(convolutionized),
         "page_data": json_for_script({"network": analysis.name, "source": source_name,
-                                      "collapse": len(analysis.layers) > COLLAPSE_OVER}),
+                                      "collapse": len(analysis.layers) > COLLAPSE_OVER, "open": initially_open(rows)}),
         "files": [{"index": f.index, "name": f.name, "lines": [_highlight(l) for l in f.lines]} for f in files],
     }
     return environment().get_template("report.html.j2").render(**context)
