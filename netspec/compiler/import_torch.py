@@ -256,7 +256,10 @@ def _describe_target(node: fx.Node) -> str:
 def trace(model: nn.Module) -> Traced:
     tracer = fx.Tracer()
     tracer.record_stack_traces = True
-    graph = tracer.trace(model)
+    try:
+        graph = tracer.trace(model)
+    except Exception as error:  # data-dependent control flow, unsupported Python: torch.fx's own words
+        raise TorchImportError(f"torch.fx cannot trace {type(model).__name__}: {type(error).__name__}: {error}") from None
     modules = dict(model.named_modules())
     calls: dict[str, Call] = {}
     alias: dict[str, str] = {}
