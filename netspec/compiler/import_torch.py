@@ -290,7 +290,9 @@ def trace(model: nn.Module) -> Traced:
                 raise TorchImportError(f"no op for the module {type(module).__name__} at '{node.target}' ({where})")
             attr = node.target.rsplit(".", 1)[-1]
             try:
-                pieces = make(module, attr if not attr.isdigit() else "_".join(node.target.split(".")[-2:]))
+                pieces = make(module, attr)
+                if attr.isdigit():  # an nn.Sequential item: its constants are named after its op
+                    pieces = make(module, pieces[0])
             except ValueError as error:
                 raise TorchImportError(f"cannot import {type(module).__name__} at '{node.target}': {error} ({where})") from None
             scope = tuple(node.target.split(".")[:-1])
