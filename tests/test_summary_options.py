@@ -132,16 +132,16 @@ def test_border_drop_is_a_warning_and_strict_makes_it_an_error(tmp_path):
     spec.write_text(BORDER)
     result = run("check", str(spec))
     assert result.returncode == 0
-    assert "warning: 'conv' drops the last 1 row and the last 1 column of its 3x8x8 input" in result.stderr
+    assert "warning: 'conv' never reads the last 1 row and 1 column of its 3x8x8 input" in result.stderr
     strict = run("check", str(spec), "--strict")
-    assert strict.returncode == 1 and "error: 'conv' drops the last 1 row" in strict.stderr
+    assert strict.returncode == 1 and "error: 'conv' never reads the last 1 row" in strict.stderr
     assert run("check", str(spec), "--input", "3x9x9").stderr == ""  # (9 - 3) % 2 = 0
 
 
-def test_border_drops_agree_with_autograd():
-    """Input pixels whose gradient is zero everywhere are the ones no window covers."""
+def test_border_losses_agree_with_autograd():
+    """Input rows whose gradient is zero everywhere are the ones no window reads."""
     torch = pytest.importorskip("torch")
-    from netspec.analysis.inputs import border_drops
+    from netspec.analysis.borders import border_losses
 
     for size, stride, kernel, pad in [(8, 2, 3, 0), (9, 2, 3, 0), (10, 3, 3, 1), (11, 4, 5, 1), (7, 2, 2, 0)]:
         graph = netspec.analyze(f"network b\ninput 1x{size}x{size}\nconv 1 {kernel}x{kernel} stride={stride} pad={pad}\n").graph
@@ -155,5 +155,12 @@ def test_border_drops_agree_with_autograd():
                 untouched_rows += 1
             else:
                 break
-        found = [d.pixels for d in border_drops(graph) if d.axis == 0]
+        found = [loss.lost[0] for loss in border_losses(graph)]
         assert found == ([untouched_rows] if untouched_rows else []), (size, stride, kernel, pad)
+
+
+def test_input_size_step_is_the_total_stride():
+    # inception_v3: conv stride 2, two max-pools stride 2, Mixed_6a and Mixed_7a stride 2: 2**5
+    assert netspec.analyze(SPECS / "inception_v3.net").input_sizes.step == (32, 32)
+    # squeezenet1_0: conv stride 2 and three max-pools stride 2 before the global pool: 2**4
+    assert netspec.analyze(SPECS / "squeezenet1_0.net").input_sizes.step == (16, 16)

@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 from netspec.analysis.cost import LayerCost, Totals, costs
 from netspec.analysis.explain import ToolFigure, explain
-from netspec.analysis.inputs import BorderDrop, InputSizes, accepted_input_sizes, border_drops
+from netspec.analysis.borders import BorderLoss, border_losses
+from netspec.analysis.inputs import InputSizes, accepted_input_sizes
 from netspec.analysis.memory import InferenceMemory, TrainingMemory, inference_memory, training_memory
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.ir.graph import Graph
@@ -77,8 +78,9 @@ class Analysis:
         return explain(self.graph)
 
     @cached_property
-    def border_drops(self) -> list[BorderDrop]:
-        return border_drops(self.graph)
+    def border_losses(self) -> list[BorderLoss]:
+        """Layers whose windows never read the last rows/columns of their input (floor division)."""
+        return border_losses(self.graph)
 
     @cached_property
     def input_sizes(self) -> InputSizes | None:
@@ -116,8 +118,9 @@ class Analysis:
             },
             "other_tools": [figure.as_dict() for figure in self.explain()],
             "input_sizes": self.input_sizes.as_dict() if self.input_sizes else None,
-            "border_drops": [
-                {"layer": d.layer, "axis": d.axis, "size": d.size, "pixels": d.pixels} for d in self.border_drops
+            "border_losses": [
+                {"layer": b.node, "lost": list(b.lost), "axes": list(b.axes), "input_shape": list(b.input_shape)}
+                for b in self.border_losses
             ],
             "layers": [self._layer_dict(cost, node, inference) for cost, node in zip(self.layers, self.graph.layers())],
         }

@@ -1,72 +1,17 @@
-"""Input sizes: where floor division drops border pixels, and which sizes a global-pooling network accepts."""
+"""Input sizes: warnings where floor division drops border pixels, and the sizes a global-pooling network accepts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netspec.analysis.borders import border_losses
 from netspec.errors import Diagnostic
 from netspec.ir.graph import Graph
 from netspec.ops.base import format_shape
 
-AXES = ("height", "width")
-
-
-@dataclass(frozen=True)
-class BorderDrop:
-    """A sliding window that never reaches the last `pixels` of its input along one axis."""
-
-    layer: str
-    axis: int  # spatial axis index (0 = first spatial axis)
-    size: int  # the input's extent on that axis
-    pixels: int  # input rows/columns (not padding) no window covers
-
-    def part(self, rank: int) -> str:
-        names = ("row", "column") if rank == 2 else ("position",) * rank
-        what = names[self.axis] if rank == 2 else f"position of axis {self.axis + 1}"
-        return f"{self.pixels} {what}{'s' if self.pixels > 1 else ''}"
-
-
-def border_drops(graph: Graph) -> list[BorderDrop]:
-    """Windows (kernel ≥ stride, so no gaps inside) whose last one stops short of real input pixels."""
-    drops = []
-    for node in graph.layers():
-        shapes = graph.input_shapes(node)
-        window = node.opdef.window(node.attrs, shapes)
-        if window is None or node.attrs.get("ceil") is True or node.op.startswith(("adaptive", "global")):
-            continue
-        for axis, (n, k, s, p, d) in enumerate(zip(shapes[0][1:], window.kernel, window.stride, window.padding, window.dilation)):
-            reach = d * (k - 1) + 1
-            if reach < s or s == 1:
-                continue  # gaps between windows by design (1x1 stride 2), or nothing to drop
-            span = n + 2 * p - reach
-            if span < 0:
-                continue
-            uncovered = span % s  # padded positions after the last window
-            dropped = uncovered - p  # the right padding absorbs the first p of them
-            if dropped > 0:
-                drops.append(BorderDrop(node.name, axis, n, dropped))
-    return drops
-
-
 def border_warnings(graph: Graph) -> list[Diagnostic]:
-    """One warning per layer that drops border pixels, at the statement that made it."""
-    rank = len(graph.input.shape) - 1
-    by_layer: dict[str, list[BorderDrop]] = {}
-    for drop in border_drops(graph):
-        by_layer.setdefault(drop.layer, []).append(drop)
-    warnings = []
-    for layer, drops in by_layer.items():
-        node = graph.node(layer)
-        incoming = graph.input_shapes(node)[0]
-        lost = " and the last ".join(d.part(rank) for d in drops)
-        many = len(drops) > 1 or drops[0].pixels > 1
-        warnings.append(Diagnostic(
-            f"'{layer}' drops the last {lost} of its {format_shape(incoming)} input: floor division leaves "
-            f"{'them' if many else 'it'} outside every window, so {'they never reach' if many else 'it never reaches'} "
-            "the output",
-            node.span,
-            "warning",
-        ))
-    return warnings
+    """One warning per layer whose windows never read the last rows/columns of its input
+    (the rule is `netspec.analysis.borders`, which the report uses too)."""
+    return [Diagnostic(loss.message, graph.node(loss.node).span, "warning") for loss in border_losses(graph)]
 
 
 @dataclass(frozen=True)
@@ -74,15 +19,15 @@ class InputSizes:
     """The inputs a network accepts when global pooling makes its outputs independent of the size."""
 
     smallest: tuple[int, ...]  # per spatial axis
-    step: tuple[int, ...]  # per axis: sizes this far apart give the pooled layer different sizes
-    pooled_at: str  # the layer that removes the spatial size
+    step: tuple[int, ...]  # per axis: the total stride before the pooling layer
+    pooled_at: str  # the last adaptive or global pooling layer
 
     def describe(self, channels: int) -> str:
         smallest = format_shape((channels, *self.smallest))
         step = format_shape(self.step)
         return (
             f"Accepted inputs: any size from {smallest} up (outputs keep their shape: '{self.pooled_at}' pools "
-            f"globally); the map it pools grows by one cell every {step} pixels."
+            f"to a fixed size); the map it pools grows by one cell every {step} input pixels."
         )
 
     def as_dict(self) -> dict:
@@ -116,10 +61,13 @@ def accepted_input_sizes(graph: Graph, elaborate_at) -> InputSizes | None:
         smallest = high
     else:
         smallest = low
-    from netspec.analysis.receptive import receptive_fields
-
     last_pool = pools[-1]
-    fields = receptive_fields(graph)
-    stride = fields[last_pool.inputs[0]].stride
-    step = tuple(int(j) if float(j).is_integer() else 1 for j in stride)
+    step = [1] * (len(shape) - 1)
+    node = graph.node(last_pool.inputs[0])
+    while node.inputs:  # the total stride along the first inputs back to the network input
+        window = node.opdef.window(node.attrs, graph.input_shapes(node))
+        if window is not None:
+            step = [a * b for a, b in zip(step, window.stride)]
+        node = graph.node(node.inputs[0])
+    step = tuple(step)
     return InputSizes(tuple(smallest for _ in shape[1:]), step, last_pool.name)
