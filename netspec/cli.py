@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="write the PyTorch module and the HTML report")
     common(build)
     build.add_argument("-o", "--output", metavar="DIR", help="write both files here (default: build/ and reports/)")
+    build.add_argument("--emit", default="py", metavar="KINDS",
+                       help="artefacts beside the module, comma-separated: py, onnx, torchscript (default py)")
+    build.add_argument("--weights", metavar="FILE",
+                       help="a checkpoint (torch.save) to put in the onnx and torchscript artefacts (default: random)")
     build.set_defaults(run=_build)
 
     randwire = commands.add_parser(
@@ -131,27 +135,83 @@ def _build(args) -> int:
     report_dir = Path(args.output) if args.output else Path("reports")
     check_output_folder(module_dir)
     check_output_folder(report_dir)
+    kinds = _emit_kinds(args.emit)
+    if args.weights and not {"onnx", "torchscript"} & set(kinds):
+        raise UsageError("--weights goes into --emit onnx or torchscript artefacts; the Python module holds no weights")
     analysis = _analyze(args)
     from netspec.compiler.codegen import generate
     from netspec.report import write_report_text
 
     source_code = generate(analysis.graph)
-    report_html, notes = write_report_text(analysis, Path(args.spec).read_text(encoding="utf-8"), args.spec)
-    # Everything is produced before anything is written, then written together or not at all.
-    module_path, report_path = write_together(
-        {module_dir / f"{analysis.name}.py": source_code, report_dir / f"{analysis.name}.html": report_html}
+    module_file = module_dir / f"{analysis.name}.py"
+    files: dict[Path, str | bytes] = {module_file: source_code}
+    artefacts = [("module", str(module_file), "PyTorch source; imports only torch")]
+    if kinds != ["py"]:
+        exported, described = _exports(analysis, source_code, kinds, module_dir, args.weights)
+        files.update(exported)
+        artefacts += described
+    report_html, notes = write_report_text(
+        analysis, Path(args.spec).read_text(encoding="utf-8"), args.spec, artefacts=artefacts
     )
+    # Everything is produced before anything is written, then written together or not at all.
+    report_file = report_dir / f"{analysis.name}.html"
+    written = write_together({**files, report_file: report_html})
+    module_path, report_path = written[0], written[-1]
     totals = analysis.totals
     outputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in analysis.outputs.items())
     print(f"{analysis.name}: input {format_shape(analysis.input_shape)} → {outputs}")
     print(f"  parameters  {totals.params:>18,}  ({_human(totals.params)})")
     print(f"  MACs        {totals.macs:>18,}  ({_human(totals.macs)} multiply-accumulates per sample; FLOPs ≈ 2 × MACs)")
     print(f"  module      {module_path}")
+    for kind, path, _ in artefacts[1:]:
+        print(f"  {kind:<11} {path}")
     print(f"  report      {report_path}")
     for note in notes:
         print(f"  note: {note}")
     print(f"  done in {time.perf_counter() - started:.2f} s")
     return EXIT_OK
+
+
+EMIT_KINDS = ("py", "onnx", "torchscript")
+
+
+def _emit_kinds(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in EMIT_KINDS]
+    if unknown or not kinds:
+        raise UsageError(f"--emit takes {', '.join(EMIT_KINDS)} (comma-separated), got '{text}'")
+    if "py" not in kinds:
+        kinds.insert(0, "py")  # the module is always written: the other artefacts are made from it
+    return list(dict.fromkeys(kinds))
+
+
+def _exports(analysis, source_code: str, kinds: list[str], folder: Path, weights: str | None):
+    """The ONNX and TorchScript artefacts, made from the same module the .py file defines."""
+    from netspec.compiler.build import build_source_module
+    from netspec.compiler.export import ExportError, export_onnx, export_torchscript
+
+    module = build_source_module(analysis.graph, source_code)
+    if weights:
+        from netspec.compiler.weights import WeightsError, load_weights
+
+        try:
+            load_weights(module, weights)
+        except WeightsError as error:
+            raise UsageError(f"--weights: {error}") from None
+    filled = f"weights from {weights}" if weights else "random weights (pass --weights FILE for trained ones)"
+    files, described = {}, []
+    if "onnx" in kinds:
+        path = folder / f"{analysis.name}.onnx"
+        try:
+            files[path], exporter = export_onnx(module, analysis.input_shape, list(analysis.outputs))
+        except ExportError as error:
+            raise UsageError(f"--emit onnx: {error}") from None
+        described.append(("onnx", str(path), f"eval mode, dynamic batch axis, input 'input'; {exporter}; {filled}"))
+    if "torchscript" in kinds:
+        path = folder / f"{analysis.name}.torchscript.pt"
+        files[path], how = export_torchscript(module, analysis.input_shape)
+        described.append(("torchscript", str(path), f"torch.jit.load; {how}; {filled}"))
+    return files, described
 
 
 def _randwire(args) -> int:

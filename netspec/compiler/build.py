@@ -19,7 +19,11 @@ def load_source(source: str, filename: str) -> dict:
 
 
 def build_module(graph: Graph) -> nn.Module:
-    source = generate(graph)
+    return build_source_module(graph, generate(graph))
+
+
+def build_source_module(graph: Graph, source: str) -> nn.Module:
+    """The module that generated `source` (of `graph`) defines, instantiated."""
     namespace = load_source(source, f"<netspec {graph.name}>")
     module = namespace[class_name(graph)]()
     module.netspec_source = source

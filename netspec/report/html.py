@@ -337,6 +337,7 @@ def render_report(
     svg: Any,
     notes: list[str],
     convolutionized: Any = None,
+    artefacts: Any = (),
 ) -> str:
     """The whole report as one HTML string: summary, charts, per-layer table, diagram, conventions, source.
 
@@ -406,6 +407,7 @@ def render_report(
         "notes": other_notes,
         "warnings": _warnings(analysis, index, files),
         "convolutionized": convolutionized,
+        "artefacts": [{"kind": kind, "path": path, "note": note} for kind, path, note in artefacts],
         "page_data": json_for_script({"network": analysis.name, "source": source_name,
                                       "collapse": len(analysis.layers) > COLLAPSE_OVER}),
         "files": [{"index": f.index, "name": f.name, "lines": [_highlight(l) for l in f.lines]} for f in files],
