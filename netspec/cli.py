@@ -110,6 +110,15 @@ def _parser() -> argparse.ArgumentParser:
     randwire.add_argument("--name", help="network name (default randwire_GRAPH_seedS)")
     randwire.add_argument("-o", "--output", required=True, metavar="FILE.net", help="where to write the spec")
     randwire.set_defaults(run=_randwire)
+
+    importer = commands.add_parser(
+        "import-torch", help="write the spec of a torch module (traced with torch.fx)",
+        description="Trace a torch.nn.Module with torch.fx and write it as a spec whose state_dict keys are the module's.",
+    )
+    importer.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. torchvision.models:resnet50 (called with no arguments)")
+    importer.add_argument("--input", default="3x224x224", metavar="CxHxW", help="per-sample input shape (default 3x224x224)")
+    importer.add_argument("-o", "--output", required=True, metavar="NAME.net", help="where to write the spec; NAME names the network")
+    importer.set_defaults(run=_import_torch)
     return parser
 
 
@@ -169,12 +178,13 @@ def _build(args) -> int:
     from netspec.compiler.codegen import generate
     from netspec.report import write_report_text
 
-    source_code = generate(analysis.graph)
+    generated = generate(analysis.graph)
+    source_code = generated.source
     module_file = module_dir / f"{analysis.name}.py"
     files: dict[Path, str | bytes] = {module_file: source_code}
     artefacts = [("module", str(module_file), "PyTorch source; imports only torch")]
     if kinds != ["py"]:
-        exported, described = _exports(analysis, source_code, kinds, module_dir, args.weights)
+        exported, described = _exports(analysis, generated, kinds, module_dir, args.weights)
         files.update(exported)
         artefacts += described
     report_html, notes = write_report_text(
@@ -219,12 +229,12 @@ def _emit_kinds(text: str) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
-def _exports(analysis, source_code: str, kinds: list[str], folder: Path, weights: str | None):
+def _exports(analysis, generated, kinds: list[str], folder: Path, weights: str | None):
     """The ONNX and TorchScript artefacts, made from the same module the .py file defines."""
-    from netspec.compiler.build import build_source_module
+    from netspec.compiler.build import build_generated
     from netspec.compiler.export import ExportError, export_onnx, export_torchscript
 
-    module = build_source_module(analysis.graph, source_code)
+    module = build_generated(generated, analysis.name)
     if weights:
         from netspec.compiler.weights import WeightsError, load_weights
 
@@ -265,6 +275,47 @@ def _randwire(args) -> int:
 
     (path,) = write_together({Path(args.output): text})
     print(f"{path}: {config.network_name}, {config.regime} regime, seed {config.seed}")
+    return EXIT_OK
+
+
+def _import_torch(args) -> int:
+    import importlib
+
+    module_name, sep, factory_name = args.factory.partition(":")
+    if not sep or not module_name or not re.fullmatch(r"[A-Za-z_][\w.]*", factory_name):
+        raise UsageError(f"give the model as MODULE:FACTORY (for example torchvision.models:resnet50), got '{args.factory}'")
+    if not re.fullmatch(r"\d+(x\d+)*", args.input):
+        raise UsageError(f"--input takes a per-sample shape such as 3x224x224, got '{args.input}'")
+    sys.path.insert(0, os.getcwd())  # as `python -m` does: modules next to the user are importable
+    try:
+        factory = importlib.import_module(module_name)
+        for part in factory_name.split("."):
+            factory = getattr(factory, part)
+    except (ImportError, AttributeError) as error:
+        raise UsageError(f"cannot load '{args.factory}': {error}") from None
+    finally:
+        sys.path.pop(0)
+    import torch.nn as nn
+
+    from netspec.compiler.import_torch import import_module
+    from netspec.compiler.outputs import write_together
+
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"'{args.factory}()' returned {type(model).__name__}, not a torch.nn.Module")
+    output = Path(args.output)
+    name = output.stem if re.fullmatch(r"[A-Za-z_]\w*", output.stem) else re.sub(r"\W", "_", factory_name.split(".")[-1])
+    shape = tuple(int(v) for v in args.input.split("x"))
+    text, notes = import_module(model, name, shape, args.factory)
+    from netspec.analysis import Analysis
+    from netspec.ir.elaborate import elaborate
+
+    analysis = Analysis(elaborate(text))  # the written spec must check; a failure here is a bug in the importer
+    (path,) = write_together({output: text})
+    original = sum(p.numel() for p in model.parameters())
+    print(f"{path}: {name}, {analysis.totals.params:,} parameters (the module has {original:,}), {analysis.totals.macs:,} MACs")
+    for note in notes:
+        print(f"  note: {note}")
     return EXIT_OK
 
 
