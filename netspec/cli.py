@@ -54,8 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--keep-adaptive", action="store_true",
                          help="keep adaptive pools that are not the identity at the reference input instead of refusing them")
 
-    def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("spec", help="a .net spec file")
+    def common(sub: argparse.ArgumentParser, several: bool = False) -> None:
+        if several:
+            sub.add_argument("spec", nargs="+", help="a .net spec file; several files or folders build each and an index")
+        else:
+            sub.add_argument("spec", help="a .net spec file")
         sub.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
         sub.add_argument("--allow-outside-imports", action="store_true", help="allow imports from outside the spec's folder")
 
@@ -72,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     ops.set_defaults(run=_ops)
 
     build = commands.add_parser("build", help="write the PyTorch module and the HTML report")
-    common(build)
+    common(build, several=True)
     build.add_argument("-o", "--output", metavar="DIR", help="write both files here (default: build/ and reports/)")
     build.add_argument("--convolutionize", action="store_true",
                        help="build the fully convolutional variant (NAME_fcn: its spec, module and report)")
@@ -156,6 +159,9 @@ def _summary(args) -> int:
 
 
 def _build(args) -> int:
+    if len(args.spec) > 1 or Path(args.spec[0]).is_dir():
+        return _build_many(args)
+    args.spec = args.spec[0]
     started = time.perf_counter()
     from netspec.compiler.outputs import check_output_folder, write_together
 
@@ -256,6 +262,38 @@ def _exports(analysis, generated, kinds: list[str], folder: Path, weights: str |
         files[path], how = export_torchscript(module, analysis.input_shape)
         described.append(("torchscript", str(path), f"torch.jit.load; {how}; {filled}"))
     return files, described
+
+
+def _build_many(args) -> int:
+    """Build each spec (files and folders), continue past failures, write the index; exit 1 if any failed."""
+    from tqdm import tqdm
+
+    from netspec.compiler.many import build_many, expand_specs, tqdm_progress
+    from netspec.compiler.outputs import check_output_folder
+
+    if args.convolutionize:
+        raise UsageError("--convolutionize builds one spec at a time; give a single .net file")
+    if args.emit != "py" or args.weights:
+        raise UsageError("--emit and --weights build one spec at a time; give a single .net file")
+    module_dir = Path(args.output) if args.output else Path("build")
+    report_dir = Path(args.output) if args.output else Path("reports")
+    check_output_folder(module_dir)
+    check_output_folder(report_dir)
+    specs = expand_specs(args.spec)
+    outcome = build_many(
+        specs, _overrides(args.set), args.allow_outside_imports, module_dir, report_dir,
+        say=lambda text: tqdm.write(text, file=sys.stdout),
+        warn=lambda text: tqdm.write(text, file=sys.stderr),
+        progress=tqdm_progress,
+    )
+    print(f"index       {outcome.index}  ({len(outcome.built)} of {len(specs)} networks)")
+    if outcome.failed:
+        for failure in outcome.failed:
+            print(f"\n{failure.spec}: failed:\n{failure.message}", file=sys.stderr)
+        print(f"\n{len(outcome.failed)} of {len(specs)} specs failed: "
+              + ", ".join(f.spec for f in outcome.failed), file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def _randwire(args) -> int:
