@@ -129,6 +129,8 @@ def totals(*layers):
 HAND = {
     # conv 6@5x5 -> 24, pool -> 12, conv 16@5x5 -> 8, pool -> 4, FC 256-120-84-10
     "lenet5": [conv(1, 6, 5, 24), conv(6, 16, 5, 8), fc(256, 120), fc(120, 84), fc(84, 10)],
+    # the 8x8 digits variant: padded 3x3 convs at 8 and 4, pools to 4 and 2; FC 64-120-84-10
+    "lenet5_digits": [conv(1, 6, 3, 8), conv(6, 16, 3, 4), fc(64, 120), fc(120, 84), fc(84, 10)],
     # two 3x3 convs per stage at 32, 16, 8, 4; FC 512*2*2 -> 4096 -> 4096 -> 10
     "cifar_vgg": [
         conv(3, 64, 3, 32), conv(64, 64, 3, 32), conv(64, 128, 3, 16), conv(128, 128, 3, 16),
