@@ -1,13 +1,12 @@
 """AST → IR graph: expands blocks and repeats, evaluates expressions, checks every shape."""
 from __future__ import annotations
 
-import gc
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
+from netspec.collector import collector_paused
 from netspec.errors import DiagnosticSink, NetspecError, Note, Span, SpecError, did_you_mean
 from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
 from netspec.ir.naming import finalize_names
@@ -571,21 +570,6 @@ def elaborate(source: str | Path, overrides: Mapping[str, Any] | None = None, al
             return elaborate_spec(spec, library, dict(overrides or {}))
         except RecursionError:
             raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2)) from None
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Parsing and elaboration allocate many small objects that reference-counting frees (no
-    cycles); Python's cyclic collector would rescan all the live ones again and again (on a
-    10,000-layer spec it took two thirds of the time), so it is paused meanwhile."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], input_override=None) -> Graph:

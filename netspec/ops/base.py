@@ -61,11 +61,11 @@ class Attrs(Mapping[str, Any]):
 
     items_: tuple[tuple[str, Any], ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", dict(self.items_))  # O(1) lookups; not a field
+
     def __getitem__(self, key: str) -> Any:
-        for name, value in self.items_:
-            if name == key:
-                return value
-        raise KeyError(key)
+        return self._by_name[key]
 
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in self.items_)
