@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from netspec.errors import NetspecError
+from netspec.errors import NetspecError, UsageError
 from netspec.ops.base import format_shape
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -22,14 +22,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except UsageError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_USAGE
     except NetspecError as error:
         print(error.render(), file=sys.stderr)
         count = len(error.diagnostics)
         if count > 1:
             print(f"{count} errors", file=sys.stderr)
-        return EXIT_ERROR
-    except _UsageError as error:
-        print(f"netspec: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -42,10 +42,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
-
-
-class _UsageError(Exception):
-    pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +69,24 @@ def _parser() -> argparse.ArgumentParser:
     common(build)
     build.add_argument("-o", "--output", metavar="DIR", help="write both files here (default: build/ and reports/)")
     build.set_defaults(run=_build)
+
+    randwire = commands.add_parser(
+        "randwire", help="write the spec of a randomly wired network (Xie et al., 2019)",
+        description="Sample a randomly wired network (Xie, Kirillov, Girshick & He, 2019) and write it as a spec.",
+    )
+    randwire.add_argument("--graph", choices=("ws", "er", "ba"), required=True,
+                          help="random graph model: Watts-Strogatz, Erdős-Rényi or Barabási-Albert")
+    randwire.add_argument("--nodes", type=int, default=32, metavar="N", help="nodes per stage (default 32)")
+    randwire.add_argument("--k", type=int, default=4, metavar="K", help="WS: ring neighbours per node (default 4)")
+    randwire.add_argument("--p", type=float, metavar="P", help="WS: rewiring probability (0.75); ER: edge probability (0.2)")
+    randwire.add_argument("--m", type=int, default=5, metavar="M", help="BA: edges per new node (default 5)")
+    randwire.add_argument("--seed", type=int, required=True, metavar="S", help="the same seed gives the same spec")
+    randwire.add_argument("--regime", choices=("small", "regular"), default="small", help="the paper's Table 1 column")
+    randwire.add_argument("--channels", type=int, default=78, metavar="C", help="C of Table 1 (default 78)")
+    randwire.add_argument("--classes", type=int, default=1000, help="classifier outputs (default 1000)")
+    randwire.add_argument("--name", help="network name (default randwire_GRAPH_seedS)")
+    randwire.add_argument("-o", "--output", required=True, metavar="FILE.net", help="where to write the spec")
+    randwire.set_defaults(run=_randwire)
     return parser
 
 
@@ -86,7 +100,7 @@ def _analyze(args):
     path = Path(args.spec)
     if not path.is_file():
         reason = "it is a directory" if path.is_dir() else "no such file"
-        raise _UsageError(f"cannot read '{args.spec}': {reason}")
+        raise UsageError(f"cannot read '{args.spec}': {reason}")
     graph = elaborate(path, _overrides(args.set), args.allow_outside_imports)
     for warning in graph.warnings:
         print(warning.render(), file=sys.stderr)
@@ -111,17 +125,22 @@ def _summary(args) -> int:
 
 def _build(args) -> int:
     started = time.perf_counter()
+    from netspec.compiler.outputs import check_output_folder, write_together
+
+    module_dir = Path(args.output) if args.output else Path("build")
+    report_dir = Path(args.output) if args.output else Path("reports")
+    check_output_folder(module_dir)
+    check_output_folder(report_dir)
     analysis = _analyze(args)
     from netspec.compiler.codegen import generate
     from netspec.report import write_report_text
 
-    module_dir = Path(args.output) if args.output else Path("build")
-    report_dir = Path(args.output) if args.output else Path("reports")
     source_code = generate(analysis.graph)
     report_html, notes = write_report_text(analysis, Path(args.spec).read_text(encoding="utf-8"), args.spec)
-    # Everything is produced before anything is written: no half-written outputs.
-    module_path = _write_atomic(module_dir / f"{analysis.name}.py", source_code)
-    report_path = _write_atomic(report_dir / f"{analysis.name}.html", report_html)
+    # Everything is produced before anything is written, then written together or not at all.
+    module_path, report_path = write_together(
+        {module_dir / f"{analysis.name}.py": source_code, report_dir / f"{analysis.name}.html": report_html}
+    )
     totals = analysis.totals
     outputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in analysis.outputs.items())
     print(f"{analysis.name}: input {format_shape(analysis.input_shape)} → {outputs}")
@@ -132,6 +151,26 @@ def _build(args) -> int:
     for note in notes:
         print(f"  note: {note}")
     print(f"  done in {time.perf_counter() - started:.2f} s")
+    return EXIT_OK
+
+
+def _randwire(args) -> int:
+    from netspec.generators.randwire import ConfigError, RandWireConfig, randwire_spec
+
+    if args.name is not None and not re.fullmatch(r"[A-Za-z_]\w*", args.name):
+        raise UsageError(f"--name must be an identifier (letters, digits, _), got '{args.name}'")
+    config = RandWireConfig(
+        graph=args.graph, nodes=args.nodes, k=args.k, p=args.p, m=args.m, seed=args.seed,
+        regime=args.regime, channels=args.channels, classes=args.classes, name=args.name,
+    )
+    try:
+        text = randwire_spec(config)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    from netspec.compiler.outputs import write_together
+
+    (path,) = write_together({Path(args.output): text})
+    print(f"{path}: {config.network_name}, {config.regime} regime, seed {config.seed}")
     return EXIT_OK
 
 
@@ -200,7 +239,7 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z_]\w*", name.strip()):
-            raise _UsageError(f"--set takes NAME=VALUE, got '{pair}'")
+            raise UsageError(f"--set takes NAME=VALUE, got '{pair}'")
         values[name.strip()] = _literal(text.strip(), pair)
     return values
 
@@ -215,23 +254,7 @@ def _literal(text: str, pair: str) -> Any:
     try:
         return float(text)
     except ValueError:
-        raise _UsageError(f"--set {pair}: the value must be a number, true/false or dimensions like 3x32x32") from None
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; outputs are ordinary files
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+        raise UsageError(f"--set {pair}: the value must be a number, true/false or dimensions like 3x32x32") from None
 
 
 def _human(count: float) -> str:

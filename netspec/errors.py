@@ -91,6 +91,11 @@ class SpecError(NetspecError):
     """The text parses but does not describe a valid network (names, values, shapes)."""
 
 
+class UsageError(NetspecError):
+    """The command cannot be carried out as given (a missing file, a malformed --set, an output
+    path under a file, a full disk): not a mistake in the spec; the CLI exits with status 2."""
+
+
 @dataclass
 class DiagnosticSink:
     """Collects diagnostics so that independent mistakes are all reported in one run."""

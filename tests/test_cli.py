@@ -101,7 +101,7 @@ def test_unknown_parameter_is_an_error():
 
 def test_missing_file_is_a_clear_error():
     result = run("check", "no/such/spec.net")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "no such file" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -190,7 +190,7 @@ class Generator:
         variables: dict[str, str] = {}
         arg_names = []
         for k, name in enumerate(inputs):
-            variables[name] = "x" if k == 0 else identifier(name.rsplit(".", 1)[-1])
+            variables[name] = "x" if k == 0 else _unique_argument(name, arg_names)
             arg_names.append(variables[name])
         order = list(scope.items)
         chain_var = "out" if self._read_later(inputs[0] if inputs else None, order, 0) else "x"
@@ -421,6 +421,19 @@ def _helper_class_names() -> set[str]:
     from netspec.ops import all_ops
 
     return {name for op in all_ops().values() for name in re.findall(r"^class (\w+)", op.helper, re.M)}
+
+
+def _unique_argument(path: str, taken: list[str]) -> str:
+    """A forward() argument for the value at `path`: its last name, widened until no other argument has it."""
+    segments = path.split(".")
+    for depth in range(1, len(segments) + 1):
+        candidate = identifier("_".join(segments[-depth:]))
+        if candidate not in taken:
+            return candidate
+    k = 2
+    while f"{candidate}_{k}" in taken:
+        k += 1
+    return f"{candidate}_{k}"
 
 
 def _argument(expression: str) -> str:
