@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
+from typing import Mapping
 
 from netspec.ir.graph import Frame, Node, Output
 
 
-def finalize_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node], list[Output]]:
+def finalize_names(
+    nodes: list[Node], outputs: list[Output], issued: Mapping[tuple[str, str], int] | None = None
+) -> tuple[list[Node], list[Output]]:
+    """`issued` is how many `base#k` placeholders each (scope path, base) was given, used or not:
+    the fourth branch is `branch4` even when the others are named some other way."""
+    issued = issued or {}
     # A scope is identified by its provisional dotted path ("" for the top level). Every scope
     # path is a prefix of a node name; each distinct one is looked at once (linear time).
     counts: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -29,7 +35,8 @@ def finalize_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node]
         if "#" not in segment:
             return segment
         base, index = segment.split("#")
-        name = base if len(counts[(prefix, base)]) == 1 else f"{base}{index}"
+        alone = len(counts[(prefix, base)]) == 1 and issued.get((prefix, base), 1) == 1
+        name = base if alone else f"{base}{index}"
         return f"{base}_{index}" if name in explicit[prefix] else name
 
     renamed_paths: dict[str, str] = {}
@@ -42,7 +49,7 @@ def finalize_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node]
             renamed_paths[path] = done
         return done
 
-    renamed_scopes: dict[int, tuple[Frame, ...]] = {}  # by identity: nodes of one scope share its tuple
+    renamed_scopes: dict[int, tuple[Frame, ...]] = {}  # by identity: the nodes of a scope share its tuple
 
     def rename_frames(frames: tuple[Frame, ...]) -> tuple[Frame, ...]:
         done = renamed_scopes.get(id(frames))
