@@ -137,3 +137,31 @@ def test_cli_rejects_an_impossible_graph_without_a_traceback(tmp_path):
     assert result.returncode == 2  # a usage error, as for every command
     assert "--k must be even" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x.net").exists()
+
+
+def test_report_draws_each_stage_next_to_the_layer_table():
+    import shutil
+
+    from netspec.analysis import Analysis
+    from netspec.report import write_report_text
+
+    text = randwire_spec(RandWireConfig(graph="ws", nodes=8, k=4, seed=2, channels=8))
+    page, _ = write_report_text(Analysis(elaborate(text)), text, "rw.net")
+    wiring = page[page.index('<section id="wiring">'):]
+    wiring = wiring[: wiring.index("</section>")]
+    assert page.index('id="layers"') < page.index('id="wiring"')
+    for stage in ("conv3", "conv4", "conv5"):
+        assert f"<code>{stage}</code></a>: 8 nodes, 16 edges" in wiring  # WS keeps N·K/2 = 8·4/2 edges
+    if shutil.which("dot"):
+        assert wiring.count("<svg") == 3
+        assert wiring.count('class="edge"') >= 3 * 16
+
+
+def test_report_of_a_hand_written_spec_has_no_wiring_section():
+    from netspec.analysis import Analysis
+    from netspec.report import write_report_text
+    from tests.conftest import ROOT
+
+    path = ROOT / "specs" / "googlenet.net"
+    page, _ = write_report_text(Analysis(elaborate(path)), path.read_text(), str(path))
+    assert 'id="wiring"' not in page

@@ -18,6 +18,7 @@ from netspec.report.numbers import exact, human, megabytes
 from netspec.report.figures import cost_chart, memory_chart, memory_profile, receptive_field_chart
 from netspec.analysis.borders import border_losses
 from netspec.report.dot import families_drawn
+from netspec.report.wiring import wiring_diagrams
 
 COLLAPSE_OVER = 100  # tables of more layers start collapsed to the top-level rows
 
@@ -398,6 +399,9 @@ def render_report(
         "collapsed_svg": drawing["collapsed_svg"],
         "repeat_runs": drawing["runs"],
         "legend": families_drawn(analysis),
+        "wirings": [
+            {**w, "svg": _clean_svg(w["svg"], f"w{k}-") if w["svg"] else None} for k, w in enumerate(wiring_diagrams(graph))
+        ],
         "skipped": skipped,
         "notes": other_notes,
         "warnings": _warnings(analysis, index, files),
