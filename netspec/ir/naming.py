@@ -63,9 +63,8 @@ def finalize_names(
             renamed_scopes[id(frames)] = done
         return done
 
-    renamed = [
-        replace(n, name=rename(n.name), inputs=tuple(rename(i) for i in n.inputs), scope=rename_frames(n.scope))
-        for n in nodes
-    ]
+    renamed = list(nodes)
+    for index, n in enumerate(renamed):  # replaced one by one: each old node is freed as it goes
+        renamed[index] = replace(n, name=rename(n.name), inputs=tuple(rename(i) for i in n.inputs), scope=rename_frames(n.scope))
     new_outputs = [replace(o, node=rename(o.node), name=rename(o.name) if "#" in o.name else o.name) for o in outputs]
     return renamed, new_outputs

@@ -388,8 +388,7 @@ class _ToAst:
 
     def number(self, meta, children):
         text = str(children[0])
-        is_int = not any(c in text for c in ".eE")
-        return ast.Number(int(text) if is_int else float(text), self._span(meta))
+        return ast.Number(int(text) if text.isdigit() else float(text), self._span(meta))
 
     def dims(self, meta, children):
         return ast.Dims(tuple(int(v) for v in str(children[0]).split("x")), self._span(meta))
