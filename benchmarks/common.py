@@ -100,12 +100,13 @@ def run_process(argv: Sequence[str], cwd: Path = ROOT) -> ProcessRun:
                       done.stdout.decode(errors="replace"))
 
 
-def time_process(argv: Sequence[str], repeats: int, cwd: Path = ROOT) -> tuple[Timing, list[ProcessRun]]:
-    """Whole-process wall time over repeats (one untimed run first, to warm the file cache)."""
-    first = run_process(argv, cwd)
-    if first.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, argv))} failed:\n{first.output}")
-    runs = [run_process(argv, cwd) for _ in range(repeats)]
+def time_process(argv: Sequence[str], repeats: int, cwd: Path = ROOT, warmup: bool = True) -> tuple[Timing, list[ProcessRun]]:
+    """Whole-process wall time over repeats (by default one untimed run first, to warm the file cache)."""
+    runs = [run_process(argv, cwd) for _ in range(repeats + warmup)]
+    failed = [r for r in runs if r.returncode != 0]
+    if failed:
+        raise RuntimeError(f"{' '.join(map(str, argv))} failed:\n{failed[0].output}")
+    runs = runs[warmup:]
     return Timing.of([r.wall for r in runs]), runs
 
 

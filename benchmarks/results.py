@@ -68,6 +68,30 @@ def headline(results: dict) -> dict:
     return summary
 
 
+def readme_table(results: dict, networks: tuple[str, ...] = ("vgg16", "resnet50", "mobilenet_v2", "densenet121")) -> str:
+    """The short table README.md quotes: per tool, the ratio on a few networks, the smallest and the geometric mean."""
+    rows = {r["network"]: r for r in results.get("zoo", [])}
+    shown = [n for n in networks if n in rows]
+    tools = [t for t in ("torchinfo", "fvcore", "ptflops") if any(t in r["tools"] for r in rows.values())]
+    header = ["netspec.analyze is … faster than", *shown, "smallest (network)", f"geometric mean, {len(rows)} networks",
+              "MACs agree"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(shown) + 2) + ":---:|"]
+    summary = headline(results)
+    for tool in tools:
+        h = summary[tool]
+        cells = [f"{tool} (model built beforehand)", *(_ratio(rows[n]["tools"][tool]["ratio"]) for n in shown),
+                 f"{_ratio(h['smallest'])} ({h['smallest_on']})", _ratio(h["geometric_mean"]), "all" if h["all_agree"] else "not all"]
+        lines.append("| " + " | ".join(cells) + " |")
+    cold = results.get("cold_start", {})
+    ours = next((d for label, d in cold.items() if label.startswith("netspec check")), None)
+    torch = cold.get('python -c "import torch"')
+    if ours and torch:
+        lines += ["", f"`netspec check specs/resnet50.net` takes {human_seconds(ours['median_s'])} as a whole process, "
+                      f"{_ratio(torch['median_s'] / ours['median_s'])} less than `python -c \"import torch\"` "
+                      f"({human_seconds(torch['median_s'])}) in the same run."]
+    return "\n".join(lines)
+
+
 def _zoo(rows: list[dict]) -> list[str]:
     tools = sorted({t for r in rows for t in r["tools"]}, key=["torchinfo", "fvcore", "ptflops"].index)
     out = [
@@ -107,7 +131,9 @@ def _processes(rows: list[dict]) -> list[str]:
         "",
         "`netspec summary SPEC` (prints the per-layer table) against a fresh `python` that imports "
         "torch and the tool, builds the model and counts: what a user waits for at the command line. "
-        "Nothing is cached between processes (one untimed run first warms the operating system's file cache).",
+        "Nothing is cached between processes (netspec: one untimed run first warms the operating system's file "
+        "cache; the tools run after the in-process section, which has read torch's files). Each tool process imports "
+        "torch, so they run on a few networks unless `--all-processes` is given.",
         "",
         "| network | netspec summary | " + " | ".join(f"{t} | ratio" for t in tools) + " |",
         "|---|---:|" + "---:|---:|" * len(tools),

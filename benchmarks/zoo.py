@@ -87,18 +87,22 @@ print(tool.count(model, shape))
 """
 
 
-def whole_processes(stems: list[str], repeats: int, tool_repeats: int) -> list[dict]:
-    """`netspec summary SPEC` against a fresh Python that imports torch, builds the model and runs the tool."""
+def whole_processes(stems: list[str], repeats: int, tool_repeats: int, tool_stems: list[str] | None = None) -> list[dict]:
+    """`netspec summary SPEC` against a fresh Python that imports torch, builds the model and runs the tool.
+
+    A tool's process takes seconds (importing torch alone does), so the tools run on
+    `tool_stems` only (all networks when None), without an untimed first run: the in-process
+    section has already brought torch's files into the operating system's cache."""
     rows = []
-    tools = available_tools()
     for stem in stems:
+        tools = available_tools() if tool_stems is None or stem in tool_stems else []
         path = SPECS / f"{stem}.net"
         analysis = analyze_once(path)
         shape = "x".join(map(str, analysis.input_shape))
         ours, _ = time_process([*netspec_command(), "summary", str(path.relative_to(SPECS.parent))], repeats)
         row = {"network": stem, "netspec_summary": ours.as_dict(), "tools": {}}
         for tool in tools:
-            theirs, _ = time_process([sys.executable, "-c", TOOL_SCRIPT, tool.name, stem, shape], tool_repeats)
+            theirs, _ = time_process([sys.executable, "-c", TOOL_SCRIPT, tool.name, stem, shape], tool_repeats, warmup=False)
             row["tools"][tool.name] = {**theirs.as_dict(), "ratio": theirs.median / ours.median}
         rows.append(row)
         print(f"  {stem:<18} netspec summary {ours.show():<28} "
