@@ -11,6 +11,7 @@ from netspec.analysis.borders import BorderLoss, border_losses
 from netspec.analysis.inputs import InputSizes, accepted_input_sizes
 from netspec.analysis.memory import InferenceMemory, TrainingMemory, inference_memory, training_memory
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
+from netspec.collector import collector_paused
 from netspec.ir.graph import Graph
 from netspec.ops.base import Symbol
 
@@ -28,7 +29,8 @@ class Analysis:
 
     @cached_property
     def _costs(self) -> tuple[list[LayerCost], Totals]:
-        return costs(self.graph)
+        with collector_paused():
+            return costs(self.graph)
 
     @property
     def layers(self) -> list[LayerCost]:
@@ -40,7 +42,8 @@ class Analysis:
 
     @cached_property
     def receptive_fields(self) -> dict[str, ReceptiveField]:
-        return receptive_fields(self.graph)
+        with collector_paused():
+            return receptive_fields(self.graph)
 
     @property
     def name(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from netspec.collector import collector_paused
 from netspec.errors import DiagnosticSink, NetspecError, Note, Span, SpecError, did_you_mean
 from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
 from netspec.ir.module_names import legal_module_names
@@ -620,13 +621,15 @@ def resizable(
     source: str | Path, overrides: Mapping[str, Any] | None = None, allow_outside: bool = False
 ) -> Callable[[tuple[int, ...] | None], Graph]:
     """Load a spec once; the result elaborates it at its declared input (None) or at another input shape."""
-    spec, library = load(source, allow_outside)
+    with collector_paused():
+        spec, library = load(source, allow_outside)
 
     def at(input_shape: tuple[int, ...] | None = None) -> Graph:
-        try:
-            return elaborate_spec(spec, library, dict(overrides or {}), input_shape)
-        except RecursionError:
-            raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2)) from None
+        with collector_paused():
+            try:
+                return elaborate_spec(spec, library, dict(overrides or {}), input_shape)
+            except RecursionError:
+                raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2)) from None
 
     return at
 
