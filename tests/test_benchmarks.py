@@ -27,7 +27,8 @@ def test_growth_exponent_of_exact_power_laws():
 def test_timing_summary():
     timing = Timing.of([0.003, 0.001, 0.002])
     assert (timing.median, timing.low, timing.high, timing.runs) == (0.002, 0.001, 0.003, 3)
-    assert timing.show() == "2.0 ms (1.0–3.0, n=3)"
+    assert timing.show() == "2.0 ms (1.0–3.0 ms, n=3)"
+    assert Timing.of([0.0004, 0.002, 0.07]).show() == "2.0 ms (400 µs–70.0 ms, n=3)"
 
 
 def test_a_process_reports_its_own_peak_memory(tmp_path):
