@@ -47,7 +47,6 @@ ELEMENTWISE_FUNCTIONS = {
 }
 ELEMENTWISE_METHODS = {"relu", "relu_", "sigmoid", "tanh", "contiguous", "clone"}
 ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, operator.iadd, operator.imul, torch.add, torch.mul, torch.sub}
-DROPOUTS = (nn.Dropout, nn.AlphaDropout)
 LINEAR_SAFE = (nn.Dropout, nn.Identity)  # commute with spatial averaging (dropout: at inference)
 ADAPTIVE_MODULES = {
     nn.AdaptiveAvgPool1d: "avg", nn.AdaptiveAvgPool2d: "avg", nn.AdaptiveAvgPool3d: "avg",
@@ -75,10 +74,6 @@ class Conversion:
 
     module: fx.GraphModule
     changes: list[Change] = field(default_factory=list)
-
-    @property
-    def notes(self) -> list[str]:
-        return [f"{c.layer}: {c.before} → {c.after}" + (f" ({c.reason})" if c.reason else "") for c in self.changes]
 
 
 def convolutionize(module: nn.Module, input_shape: Sequence[int], dense: bool = False, keep_adaptive: bool = False) -> fx.GraphModule:
