@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPEC ?= specs/vgg16.net
 
-.PHONY: build test check summary clean
+.PHONY: build test bench check summary clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ build: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The benchmark suite (about 20 minutes): writes benchmarks/RESULTS.md and benchmarks/results.json.
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	OMP_NUM_THREADS=1 $(BIN)/python -m benchmarks
 
 check: $(STAMP)
 	$(BIN)/netspec check $(SPEC)

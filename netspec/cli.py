@@ -512,5 +512,20 @@ def _human(count: float) -> str:
     return str(count)
 
 
+def run() -> None:
+    """The console command: `main`, then exit without tearing the heap down object by object.
+
+    Python frees every object at exit; after analysing a 100,000-layer spec that took a
+    quarter of the run. Nothing netspec holds needs a finalizer (outputs are written and
+    closed before `main` returns), so the streams are flushed and the process ends."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (`netspec summary x.net | head`): nothing more can be said
+        code = code or EXIT_ERROR
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

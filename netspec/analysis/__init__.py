@@ -6,6 +6,7 @@ from functools import cached_property
 
 from netspec.analysis.cost import LayerCost, Totals, costs
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
+from netspec.collector import collector_paused
 from netspec.ir.graph import Graph
 
 
@@ -17,7 +18,8 @@ class Analysis:
 
     @cached_property
     def _costs(self) -> tuple[list[LayerCost], Totals]:
-        return costs(self.graph)
+        with collector_paused():
+            return costs(self.graph)
 
     @property
     def layers(self) -> list[LayerCost]:
@@ -29,7 +31,8 @@ class Analysis:
 
     @cached_property
     def receptive_fields(self) -> dict[str, ReceptiveField]:
-        return receptive_fields(self.graph)
+        with collector_paused():
+            return receptive_fields(self.graph)
 
     @property
     def name(self) -> str:

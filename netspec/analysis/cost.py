@@ -9,7 +9,7 @@ from netspec.ops.base import Shape, numel
 BYTES_PER_ELEMENT = 4  # float32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerCost:
     """What one node costs. MACs = multiply-accumulates of conv/linear (FLOPs ≈ 2 × MACs)."""
 

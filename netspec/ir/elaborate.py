@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from netspec.collector import collector_paused
 from netspec.errors import DiagnosticSink, NetspecError, Note, Span, SpecError, did_you_mean
 from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
 from netspec.ir.module_names import legal_module_names
@@ -606,11 +607,12 @@ def _is_expression(text: str) -> bool:
 
 def elaborate(source: str | Path, overrides: Mapping[str, Any] | None = None, allow_outside: bool = False) -> Graph:
     """Parse, load imports, elaborate and check; raise a NetspecError listing every problem found."""
-    spec, library = load(source, allow_outside)
-    try:
-        return elaborate_spec(spec, library, dict(overrides or {}))
-    except RecursionError:
-        raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2)) from None
+    with collector_paused():
+        spec, library = load(source, allow_outside)
+        try:
+            return elaborate_spec(spec, library, dict(overrides or {}))
+        except RecursionError:
+            raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2)) from None
 
 
 def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], input_override=None) -> Graph:

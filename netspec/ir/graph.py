@@ -10,7 +10,7 @@ from netspec.ops import lookup
 from netspec.ops.base import Attrs, OpDef, Shape
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     """One level of naming scope: a block instance (`layer1`) or a named pipeline (`aux1`)."""
 
@@ -21,7 +21,7 @@ class Frame:
     definition: Span | None = None  # the block definition's header
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """One layer: its op, validated attributes, inputs (node names) and per-sample output shape."""
 
@@ -44,7 +44,7 @@ class Node:
         return op
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Output:
     name: str  # how the output is called (the value's name)
     node: str

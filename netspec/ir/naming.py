@@ -14,39 +14,57 @@ def finalize_names(
     """`issued` is how many `base#k` placeholders each (scope path, base) was given, used or not:
     the fourth branch is `branch4` even when the others are named some other way."""
     issued = issued or {}
-    counts: dict[tuple[tuple[str, ...], str], set[int]] = defaultdict(set)
-    explicit: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    # A scope is identified by its provisional dotted path ("" for the top level). Every scope
+    # path is a prefix of a node name; each distinct one is looked at once (linear time).
+    counts: dict[tuple[str, str], set[int]] = defaultdict(set)
+    explicit: dict[str, set[str]] = defaultdict(set)
+    scanned: set[str] = set()
     for node in nodes:
-        segments = node.name.split(".")
-        for depth, segment in enumerate(segments):
-            prefix = tuple(segments[:depth])
+        path = node.name
+        while path and path not in scanned:
+            scanned.add(path)
+            prefix, _, segment = path.rpartition(".")
             if "#" in segment:
                 base, index = segment.split("#")
                 counts[(prefix, base)].add(int(index))
             else:
                 explicit[prefix].add(segment)
+            path = prefix
 
-    def final(prefix: tuple[str, ...], segment: str) -> str:
+    def final(prefix: str, segment: str) -> str:
         if "#" not in segment:
             return segment
         base, index = segment.split("#")
-        alone = len(counts[(prefix, base)]) == 1 and issued.get((".".join(prefix), base), 1) == 1
+        alone = len(counts[(prefix, base)]) == 1 and issued.get((prefix, base), 1) == 1
         name = base if alone else f"{base}{index}"
         return f"{base}_{index}" if name in explicit[prefix] else name
 
+    renamed_paths: dict[str, str] = {}
+
     def rename(path: str) -> str:
-        segments = path.split(".")
-        return ".".join(final(tuple(segments[:d]), s) for d, s in enumerate(segments))
+        done = renamed_paths.get(path)
+        if done is None:
+            prefix, _, segment = path.rpartition(".")
+            done = f"{rename(prefix)}.{final(prefix, segment)}" if prefix else final("", segment)
+            renamed_paths[path] = done
+        return done
+
+    renamed_scopes: dict[int, tuple[Frame, ...]] = {}  # by identity: the nodes of a scope share its tuple
 
     def rename_frames(frames: tuple[Frame, ...]) -> tuple[Frame, ...]:
-        provisional = [f.name for f in frames]
-        return tuple(
-            replace(f, name=final(tuple(provisional[:d]), f.name)) for d, f in enumerate(frames)
-        )
+        done = renamed_scopes.get(id(frames))
+        if done is None:
+            prefixes = [""]
+            for frame in frames[:-1]:
+                prefixes.append(f"{prefixes[-1]}.{frame.name}" if prefixes[-1] else frame.name)
+            done = tuple(
+                f if "#" not in f.name else replace(f, name=final(prefix, f.name)) for prefix, f in zip(prefixes, frames)
+            )
+            renamed_scopes[id(frames)] = done
+        return done
 
-    renamed = [
-        replace(n, name=rename(n.name), inputs=tuple(rename(i) for i in n.inputs), scope=rename_frames(n.scope))
-        for n in nodes
-    ]
+    renamed = list(nodes)
+    for index, n in enumerate(renamed):  # replaced one by one: each old node is freed as it goes
+        renamed[index] = replace(n, name=rename(n.name), inputs=tuple(rename(i) for i in n.inputs), scope=rename_frames(n.scope))
     new_outputs = [replace(o, node=rename(o.node), name=rename(o.name) if "#" in o.name else o.name) for o in outputs]
     return renamed, new_outputs

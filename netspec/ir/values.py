@@ -19,7 +19,7 @@ class _MissingType:
 MISSING: Any = _MissingType()  # what a name lookup returns for a name that is not bound
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tensor:
     """A value flowing through the network: the node that produced it and its shape.
 

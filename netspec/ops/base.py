@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
@@ -61,17 +62,40 @@ class Attrs(Mapping[str, Any]):
 
     items_: tuple[tuple[str, Any], ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", dict(self.items_))  # O(1) lookups; not a field
+
+    @classmethod
+    def shared(cls, items: tuple[tuple[str, Any], ...]) -> "Attrs":
+        """The one Attrs for these values: the layers of a repeat, or of a long chain, usually
+        have equal attributes, and share one immutable object instead of a copy each."""
+        try:
+            key = _typed(items)
+            found = _SHARED.get(key)
+        except TypeError:  # an unhashable value: not shared
+            return cls(items)
+        if found is None:
+            found = _SHARED[key] = cls(items)
+        return found
+
     def __getitem__(self, key: str) -> Any:
-        for name, value in self.items_:
-            if name == key:
-                return value
-        raise KeyError(key)
+        return self._by_name[key]
 
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in self.items_)
 
     def __len__(self) -> int:
         return len(self.items_)
+
+
+def _typed(value: Any) -> Any:
+    """A key that tells apart values Python deems equal: 1, 1.0 and True; (1, 1) and (True, 1)."""
+    if isinstance(value, tuple):
+        return (tuple, tuple(_typed(v) for v in value))
+    return (type(value), value)
+
+
+_SHARED: "weakref.WeakValueDictionary[Any, Attrs]" = weakref.WeakValueDictionary()
 
 
 @dataclass(frozen=True)
@@ -288,7 +312,7 @@ class OpDef:
     def prepare(self, raw: Mapping[str, Any], inputs: Sequence[Shape]) -> Attrs:
         values = self.check_values(raw)
         self.validate(values, inputs)
-        return Attrs(tuple(values.items()))
+        return Attrs.shared(tuple(values.items()))
 
     def check_values(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Check each attribute on its own (no input shapes needed): required, kind, range."""

@@ -17,8 +17,11 @@ def register(op: "OpDef") -> "OpDef":
 
 
 def lookup(name: str) -> "OpDef | None":
-    _load_families()
-    return _OPS.get(name)
+    op = _OPS.get(name)
+    if op is None and not _loaded:
+        _load_families()
+        op = _OPS.get(name)
+    return op
 
 
 def all_ops() -> dict[str, "OpDef"]:
@@ -26,6 +29,12 @@ def all_ops() -> dict[str, "OpDef"]:
     return dict(sorted(_OPS.items()))
 
 
+_loaded = False
+
+
 def _load_families() -> None:
     # Importing a family module registers its ops; the list of families lives in netspec.ops.
+    global _loaded
     import netspec.ops  # noqa: F401
+
+    _loaded = True

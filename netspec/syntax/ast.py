@@ -9,13 +9,13 @@ from netspec.errors import Span
 # ---- expressions ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Number:
     value: int | float
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dims:
     """`3x224x224`: a tuple of positive integers written with x."""
 
@@ -23,25 +23,25 @@ class Dims:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class String:
     value: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bool:
     value: bool
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Name:
     id: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GetAttr:
     """`in.channels`: a property of a value."""
 
@@ -50,20 +50,20 @@ class GetAttr:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tuple:
     items: tuple["Expr", ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unary:
     op: str  # "-" or "not"
     operand: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Binary:
     op: str  # + - * / // % == != < <= > >= and or
     left: "Expr"
@@ -71,7 +71,7 @@ class Binary:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ternary:
     then: "Expr"
     condition: "Expr"
@@ -79,14 +79,14 @@ class Ternary:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Keyword:
     name: str
     value: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """An op or block invocation (`conv 64 3x3`, `add(a, b)`) or a builtin function call."""
 
@@ -103,7 +103,7 @@ Expr = Union[Number, Dims, String, Bool, Name, GetAttr, Tuple, Unary, Binary, Te
 # ---- statements -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chain:
     """`a | conv 64 3x3 | relu as b`: stages applied in turn; the result becomes current."""
 
@@ -113,7 +113,7 @@ class Chain:
     name_span: Span | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assign:
     """`x = a | conv 64 1x1`: names a value without moving the current value."""
 
@@ -123,7 +123,7 @@ class Assign:
     name_span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Output:
     """`output a, b` (or bare `output`: the current value)."""
 
@@ -131,7 +131,7 @@ class Output:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Repeat:
     count: Expr
     index: str | None
@@ -139,7 +139,7 @@ class Repeat:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Residual:
     """out = body(x) + shortcut(x); the shortcut is identity unless its condition holds."""
 
@@ -151,7 +151,7 @@ class Residual:
     shortcut_span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Merge:
     """`concat:` / `add:` with `branch:` entries, each reading the current value."""
 
@@ -162,7 +162,7 @@ class Merge:
     inline: tuple[bool, ...] = ()  # per branch: `inline branch:` opens no scope of its own
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class If:
     condition: Expr
     then: tuple["Stmt", ...]
@@ -170,7 +170,7 @@ class If:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sequential:
     """`sequential NAME:` a naming scope whose unnamed items are named 0, 1, 2, ... in order."""
 
@@ -184,14 +184,14 @@ Stmt = Union[Chain, Assign, Output, Repeat, Residual, Merge, If, Sequential]
 # ---- top level ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Param:
     name: str
     default: Expr | None
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlockDef:
     name: str
     params: tuple[Param, ...]
@@ -200,26 +200,26 @@ class BlockDef:
     kind: str = "block"  # "block", "sequential" (items numbered from 0) or "inline" (no scope of its own)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Import:
     path: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NetworkDecl:
     name: str
     params: tuple[Param, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InputDecl:
     shape: Expr
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Spec:
     """One parsed file."""
 

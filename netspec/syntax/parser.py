@@ -1,10 +1,13 @@
-"""Text → AST: runs the lark grammar and turns its tree into netspec.syntax.ast nodes."""
+"""Text → AST: lark's LALR parser builds netspec.syntax.ast nodes as it reduces; no parse tree is made."""
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any, Callable
 
-from lark import Lark, Token, Transformer, UnexpectedInput, v_args
+from lark import Lark, Token, UnexpectedInput
 from lark.indenter import DedentError, Indenter
 
 from netspec.errors import Source, Span, SpecSyntaxError
@@ -37,22 +40,48 @@ class _BadDedent(Exception):
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(
+    return _ReducingLark(
         GRAMMAR.read_text(),
         parser="lalr",
         postlex=_SpecIndenter(),
-        propagate_positions=True,
         maybe_placeholders=True,
         cache=True,
     )
 
 
+# Parses are cached in-process, keyed by the text itself and the name it is shown under: the
+# AST depends on nothing else and is immutable, so a cached result can never be stale.
+# Analysing variants of one spec (`--set`, a report of several networks, a benchmark's
+# repeats) parses each file once. The cache keeps the most recent texts up to a total size.
+CACHE_CHARACTERS = 4_000_000
+_cache: OrderedDict[tuple[str, str], ast.Spec] = OrderedDict()
+
+
 def parse(text: str, name: str = "<spec>") -> ast.Spec:
     """Parse one spec's text; raise SpecSyntaxError pointing at the first mistake."""
+    key = (text, name)
+    spec = _cache.get(key)
+    if spec is not None:
+        _cache.move_to_end(key)
+        return spec
+    spec = _parse(text, name)
+    if len(text) <= CACHE_CHARACTERS:
+        _cache[key] = spec
+        while sum(len(t) for t, _ in _cache) > CACHE_CHARACTERS:
+            _cache.popitem(last=False)
+    return spec
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _parse(text: str, name: str) -> ast.Spec:
     source = Source(name, text)
     padded = text if text.endswith("\n") else text + "\n"
+    building = _builder.set(_ToAst(source))
     try:
-        tree = _lark().parse(padded)
+        return _lark().parse(padded).value
     except UnexpectedInput as error:
         raise syntax_error(source, error) from None
     except _BadDedent as bad:
@@ -64,12 +93,8 @@ def parse(text: str, name: str = "<spec>") -> ast.Spec:
             f"but the enclosing blocks are indented {levels}",
             point(source, line, 1 + indent, max(1, len(source.line(line).strip()))),
         ) from None
-    try:
-        return _ToAst(source).transform(tree)
-    except RecursionError:
-        raise SpecSyntaxError(
-            "the spec nests too deeply to process: an expression is too deep", point(source, 1, 1)
-        ) from None
+    finally:
+        _builder.reset(building)
 
 
 def parse_file(path: str | Path, shown_as: str | None = None) -> ast.Spec:
@@ -89,12 +114,114 @@ def parse_file(path: str | Path, shown_as: str | None = None) -> ast.Spec:
     return parse(text, name)
 
 
-@v_args(meta=True)
-class _ToAst(Transformer):
-    """Purely structural: builds AST nodes with spans; never raises."""
+# ---- building the AST during the parse ---------------------------------------------
+#
+# lark's own tree builder makes a Tree per rule, computes positions on it, and a Transformer
+# then walks the tree again. Here each grammar rule gets one callback, run as the LALR parser
+# reduces it: it drops punctuation and splices lark's helper rules exactly as lark's child
+# filter does, computes the rule's position exactly as lark's `propagate_positions` does
+# (from the first and last of the rule's own tokens and sub-results, punctuation included),
+# and calls the method of `_ToAst` named after the rule or its alias.
+
+
+class _Built:
+    """A rule's result on the parser's value stack, with the span of the text it covers."""
+
+    __slots__ = ("value", "line", "column", "end_line", "end_column")
+
+    def __init__(self, value: Any, line: int | None, column: int, end_line: int, end_column: int):
+        self.value = value
+        self.line = line  # None when the rule matched no text
+        self.column = column
+        self.end_line = end_line
+        self.end_column = end_column
+
+
+class _ReducingLark(Lark):
+    """A LALR `Lark` whose reductions build netspec's AST directly (see `_rule_callback`)."""
+
+    def _prepare_callbacks(self) -> None:
+        self._callbacks = {rule: _rule_callback(rule, self.options.maybe_placeholders) for rule in self.rules}
+
+
+_builder: ContextVar["_ToAst"] = ContextVar("netspec_ast_builder")  # the parse in progress, per thread
+
+
+def _rule_callback(rule, placeholders: bool) -> Callable[[list], _Built]:
+    expansion = rule.expansion
+    empty = rule.options.empty_indices if placeholders else ()
+    if empty:  # where `[x]` left out an optional part: how many Nones go before each symbol
+        nones = [len(ones) for ones in "".join(str(int(b)) for b in empty).split("0")]
+    else:
+        nones = [0] * (len(expansion) + 1)
+    keep_all = rule.options.keep_all_tokens
+    plan: list[tuple[int, bool, int]] = []  # (index, splice a helper rule's children, Nones before)
+    pending = 0
+    for index, symbol in enumerate(expansion):
+        pending += nones[index]
+        if keep_all or not (symbol.is_term and symbol.filter_out):
+            plan.append((index, not symbol.is_term and symbol.name.startswith("_"), pending))
+            pending = 0
+    trailing = pending + nones[len(expansion)]
+    helper = rule.origin.name.startswith("_")
+    inline_single = bool(rule.options.expand1) and not rule.alias
+    method = None if helper else rule.alias or rule.options.template_source or rule.origin.name
+    if inline_single and plan == [(0, False, 0)] and not trailing and len(expansion) == 1:
+        return _pass_through  # `?sum: product` and the like: the child is the result, span and all
+
+    def callback(children: list) -> _Built:
+        line = column = end_line = end_column = None
+        for child in children:
+            if child.__class__ is _Built:
+                if child.line is not None:
+                    line, column = child.line, child.column
+                    break
+            else:
+                line, column = child.line, child.column
+                break
+        if line is not None:
+            for child in reversed(children):
+                if child.__class__ is _Built:
+                    if child.line is not None:
+                        end_line, end_column = child.end_line, child.end_column
+                        break
+                else:
+                    end_line, end_column = child.end_line, child.end_column
+                    break
+        values: list = []
+        for index, splice, add_none in plan:
+            if add_none:
+                values += [None] * add_none
+            child = children[index]
+            if splice:
+                if values:
+                    values += child.value
+                else:  # left recursion: reuse the list (LALR never shares it)
+                    values = child.value
+            else:
+                values.append(child.value if child.__class__ is _Built else child)
+        if trailing:
+            values += [None] * trailing
+        if helper:
+            return _Built(values, line, column, end_line, end_column)
+        if inline_single and len(values) == 1:
+            return _Built(values[0], line, column, end_line, end_column)
+        built = _Built(None, line, column, end_line, end_column)
+        built.value = getattr(_builder.get(), method)(built, values)
+        return built
+
+    return callback
+
+
+def _pass_through(children: list) -> Any:
+    return children[0]
+
+
+class _ToAst:
+    """Purely structural: one method per grammar rule (or alias), called with the rule's span
+    and its children; builds AST nodes with spans and never raises."""
 
     def __init__(self, source: Source):
-        super().__init__()
         self.source = source
 
     def _span(self, meta) -> Span:
@@ -261,8 +388,7 @@ class _ToAst(Transformer):
 
     def number(self, meta, children):
         text = str(children[0])
-        is_int = not any(c in text for c in ".eE")
-        return ast.Number(int(text) if is_int else float(text), self._span(meta))
+        return ast.Number(int(text) if text.isdigit() else float(text), self._span(meta))
 
     def dims(self, meta, children):
         return ast.Dims(tuple(int(v) for v in str(children[0]).split("x")), self._span(meta))

@@ -1,0 +1,107 @@
+"""Sections 2 and 3: the CLI's cold start against `import torch`, and how `netspec check` grows with the size of a spec."""
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import SPECS, Timing, netspec_command, time_process
+
+# ---- generated specs: `layers` layers each, in three shapes --------------------------------
+
+
+def chain_spec(layers: int) -> str:
+    """conv+relu pairs written out line by line: the text grows with the network."""
+    lines = ["network chain()", "input 3x32x32"]
+    lines += ["conv 8 3x3 pad=1\nrelu"] * (layers // 2)
+    return "\n".join(lines) + "\n"
+
+
+def repeat_spec(layers: int) -> str:
+    """The same network from a few lines: `repeat` expands it (nested, as a repeat count is capped at 10,000)."""
+    pairs = layers // 2
+    outer = max(1, math.ceil(pairs / 5000))
+    return (
+        "network repeated()\ninput 3x32x32\n"
+        f"repeat {outer}:\n    repeat {pairs // outer}:\n        conv 8 3x3 pad=1\n        relu\n"
+    )
+
+
+BRANCHES = 8
+
+
+def wide_spec(layers: int) -> str:
+    """Inception-like modules written out: a concat of 8 one-conv branches, then a 1×1 conv (10 layers each)."""
+    module = "concat:\n" + "".join("    branch: conv 4 1x1\n" for _ in range(BRANCHES)) + "conv 8 1x1\n"
+    return "network wide()\ninput 8x16x16\n" + module * (layers // (BRANCHES + 2))
+
+
+SHAPES = {"chain": chain_spec, "repeat": repeat_spec, "wide": wide_spec}
+
+
+def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
+    """k in time ∝ size^k, by least squares on log-log (1 = linear)."""
+    xs = [math.log(s) for s in sizes]
+    ys = [math.log(t) for t in seconds]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def scaling(sizes: tuple[int, ...], repeats: int, big_repeats: int) -> dict:
+    """`netspec check` as whole processes: wall time, CPU time and peak memory per size and shape.
+
+    The startup (Python, imports, grammar) is measured apart on an empty network and
+    subtracted for the fit, so that the exponent describes the work that grows."""
+    results: dict = {"sizes": list(sizes), "shapes": {}}
+    with tempfile.TemporaryDirectory(prefix="netspec-scaling-") as folder:
+        empty = Path(folder) / "empty.net"
+        empty.write_text("network empty()\ninput 3x32x32\nrelu\n")
+        baseline, runs = time_process([*netspec_command(), "check", str(empty)], repeats)
+        results["startup"] = {**baseline.as_dict(), "peak_rss_mb": max(r.peak_rss_mb for r in runs)}
+        for shape, generate in SHAPES.items():
+            rows = []
+            for size in sizes:
+                path = Path(folder) / f"{shape}_{size}.net"
+                path.write_text(generate(size))
+                timing, runs = time_process([*netspec_command(), "check", str(path)], big_repeats if size >= 100_000 else repeats)
+                layers = int(runs[0].output.split(" layers")[0].rsplit(" ", 1)[-1].replace(",", ""))
+                rows.append({
+                    "size": size,
+                    "layers": layers,
+                    "lines": path.read_text().count("\n"),
+                    **timing.as_dict(),
+                    "cpu_s": sorted(r.cpu for r in runs)[len(runs) // 2],
+                    "peak_rss_mb": max(r.peak_rss_mb for r in runs),
+                })
+                print(f"  {shape:<7} {size:>7,} layers: {timing.show():<30} peak {rows[-1]['peak_rss_mb']:.0f} MB",
+                      file=sys.stderr)
+            work = [max(r["median_s"] - baseline.median, 1e-3) for r in rows]
+            results["shapes"][shape] = {
+                "rows": rows,
+                "exponent_time": fitted_exponent([r["layers"] for r in rows], work) if len(rows) > 1 else None,
+                "exponent_memory": fitted_exponent(
+                    [r["layers"] for r in rows],
+                    [max(r["peak_rss_mb"] - results["startup"]["peak_rss_mb"], 0.1) for r in rows],
+                ) if len(rows) > 1 else None,
+            }
+    return results
+
+
+def cold_start(repeats: int, spec: str = "resnet50") -> dict:
+    """`netspec check specs/resnet50.net` against `python -c "import torch"` and an empty Python."""
+    path = str((SPECS / f"{spec}.net").relative_to(SPECS.parent))
+    commands = {
+        f"netspec check specs/{spec}.net": [*netspec_command(), "check", path],
+        'python -c "import torch"': [sys.executable, "-c", "import torch"],
+        'python -c "pass"': [sys.executable, "-c", "pass"],
+    }
+    rows = {}
+    for label, argv in commands.items():
+        timing, runs = time_process(argv, repeats)
+        rows[label] = {**timing.as_dict(), "peak_rss_mb": max(r.peak_rss_mb for r in runs)}
+        print(f"  {label:<36} {timing.show()}", file=sys.stderr)
+    return rows
+
+
+__all__ = ["scaling", "cold_start", "fitted_exponent", "SHAPES", "Timing"]
