@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -29,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-processes", action="store_true",
                         help="run the tools as whole processes on every network, not only on " + ", ".join(PROCESS_TOOL_NETWORKS))
     parser.add_argument("--skip", nargs="*", default=[], choices=("zoo", "processes", "cold_start", "scaling", "input_sizes", "others"))
+    parser.add_argument("--render", action="store_true", help="only rewrite RESULTS.md from the results.json in --out")
     args = parser.parse_args(argv)
+    if args.render:
+        found = json.loads((args.out / "results.json").read_text(encoding="utf-8"))
+        (args.out / "RESULTS.md").write_text(results.markdown(found), encoding="utf-8")
+        print(results.readme_table(found), file=sys.stderr)
+        return 0
     plan = QUICK if args.quick else FULL
     networks = args.networks or (QUICK_NETWORKS if args.quick else zoo.zoo_stems())
     found: dict = {"machine": machine(), "mode": "quick (smoke test)" if args.quick else "full"}

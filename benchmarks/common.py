@@ -35,7 +35,15 @@ class Timing:
 
     def show(self) -> str:
         """`12.3 ms (11.9–13.0, n=5)`."""
-        return f"{human_seconds(self.median)} ({human_seconds(self.low, unit=False)}–{human_seconds(self.high, unit=False)}, n={self.runs})"
+        return f"{human_seconds(self.median)} ({spread(self.low, self.high)}, n={self.runs})"
+
+
+def spread(low: float, high: float) -> str:
+    """`11.9–13.0 ms`, or `380 µs–65 ms` when the ends are in different units."""
+    low_text, high_text = human_seconds(low), human_seconds(high)
+    if low_text.split()[-1] == high_text.split()[-1]:
+        return f"{low_text.split()[0]}–{high_text}"
+    return f"{low_text}–{high_text}"
 
 
 def human_seconds(seconds: float, unit: bool = True) -> str:

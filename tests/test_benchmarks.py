@@ -1,4 +1,4 @@
-"""The benchmark suite keeps working: tiny runs of each section (no timing is asserted), and the in-process parse cache."""
+"""The benchmark suite keeps working: tiny runs of each section (no timing is asserted)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,6 @@ import netspec
 from benchmarks import results, scaling, zoo
 from benchmarks.common import Timing, run_process
 from benchmarks.tools import available_tools
-from netspec.syntax.parser import clear_cache, parse
 
 
 @pytest.mark.parametrize("shape", sorted(scaling.SHAPES))
@@ -28,7 +27,8 @@ def test_growth_exponent_of_exact_power_laws():
 def test_timing_summary():
     timing = Timing.of([0.003, 0.001, 0.002])
     assert (timing.median, timing.low, timing.high, timing.runs) == (0.002, 0.001, 0.003, 3)
-    assert timing.show() == "2.0 ms (1.0–3.0, n=3)"
+    assert timing.show() == "2.0 ms (1.0–3.0 ms, n=3)"
+    assert Timing.of([0.0004, 0.002, 0.07]).show() == "2.0 ms (400 µs–70.0 ms, n=3)"
 
 
 def test_a_process_reports_its_own_peak_memory(tmp_path):
@@ -62,12 +62,3 @@ def test_zoo_section_agrees_with_every_tool_on_lenet5():
     if "torchinfo" in tools:
         assert tools["torchinfo"]["their_total"] == 281_640 + 6 * 24 * 24 + 16 * 8 * 8 + 120 + 84 + 10
     assert "| lenet5 ¹ | 12 |" in "\n".join(results._zoo(rows))
-
-
-def test_parses_are_cached_by_text_and_name():
-    clear_cache()
-    text = "network n()\ninput 3x8x8\nconv 4 3x3\n"
-    first = parse(text, "a.net")
-    assert parse(text, "a.net") is first
-    assert parse(text, "b.net") is not first  # the name is in every span
-    assert parse(text.replace("conv 4", "conv 5"), "a.net") is not first

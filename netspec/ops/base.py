@@ -88,11 +88,13 @@ class Attrs(Mapping[str, Any]):
         return len(self.items_)
 
 
-def _typed(value: Any) -> Any:
+def _typed(items: tuple[tuple[str, Any], ...]) -> Any:
     """A key that tells apart values Python deems equal: 1, 1.0 and True; (1, 1) and (True, 1)."""
-    if isinstance(value, tuple):
-        return (tuple, tuple(_typed(v) for v in value))
-    return (type(value), value)
+    return items, tuple([_kinds(value) for _, value in items])
+
+
+def _kinds(value: Any) -> Any:
+    return tuple(map(_kinds, value)) if value.__class__ is tuple else value.__class__
 
 
 _SHARED: "weakref.WeakValueDictionary[Any, Attrs]" = weakref.WeakValueDictionary()
