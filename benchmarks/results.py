@@ -4,6 +4,7 @@ from __future__ import annotations
 import statistics
 
 from benchmarks.common import human_seconds, spread
+from benchmarks.scaling import fitted_exponent
 from benchmarks.zoo import CACHED
 
 
@@ -181,8 +182,11 @@ def _scaling(results: dict) -> list[str]:
     out.append("")
     for shape, data in results["shapes"].items():
         if data["exponent_time"] is not None:
-            out.append(f"- {shape}: time grows as layers^{data['exponent_time']:.2f}, memory above startup as "
-                       f"layers^{data['exponent_memory']:.2f}.")
+            big = [r for r in data["rows"] if r["layers"] >= 10_000] or data["rows"]
+            cpu = fitted_exponent([r["layers"] for r in big], [r["cpu_s"] for r in big]) if len(big) > 1 else None
+            out.append(f"- {shape}: wall time minus startup grows as layers^{data['exponent_time']:.2f}"
+                       + (f", CPU time from 10k layers up as layers^{cpu:.2f} (the wall time of a loaded machine is noisy)" if cpu else "")
+                       + f"; memory above startup as layers^{data['exponent_memory']:.2f}.")
     return out + [""]
 
 
