@@ -18,8 +18,11 @@ import pytest
 import torch
 
 import netspec
+from netspec.compiler.build import build_module
 from netspec.compiler.codegen import generate
-from netspec.ir.elaborate import elaborate
+from netspec.ir.elaborate import elaborate, elaborate_spec
+from netspec.ir.liveness import liveness
+from netspec.ir.loader import load
 from netspec.ir.module_names import MODULE_ATTRIBUTES
 from tests.conftest import SPECS
 from tests.torch_oracle import buffer_count, meta_module, param_count, run_on_meta
@@ -178,3 +181,47 @@ def test_a_hostile_file_name_stays_inside_string_literals_and_comments(tmp_path)
     model = netspec.compile(spec)  # the in-process path runs the same source
     assert param_count(model) == (3 * 4 + 4) + (4 * 8 + 8)
     assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
+
+
+# ---- in-place layers -----------------------------------------------------------------------------
+
+
+def small_graph(stem: str, shape: tuple[int, ...], **params):
+    """A zoo network on a smaller input: the same layers and in-place decisions, a cheaper forward."""
+    spec, library = load(ROOT / "specs" / f"{stem}.net")
+    return elaborate_spec(spec, library, params, input_override=shape)
+
+
+IN_PLACE_CASES = [("resnet50", (3, 32, 32), {}), ("mobilenet_v2", (3, 64, 64), {}), ("densenet121", (3, 64, 64), {}),
+                  ("googlenet", (3, 96, 96), {"aux": True})]
+
+
+@pytest.mark.parametrize("stem, shape, params", IN_PLACE_CASES, ids=[c[0] for c in IN_PLACE_CASES])
+def test_in_place_layers_are_where_liveness_allows_and_change_neither_outputs_nor_gradients(stem, shape, params):
+    graph = small_graph(stem, shape, **params)
+    fast, slow = build_module(graph), build_module(graph, inplace=False)
+    allowed = set(liveness(graph).inplace)
+    assert allowed, "the zoo network should have layers that can run in place"
+    in_place = {name for name, m in fast.named_modules() if getattr(m, "inplace", False) is True}
+    assert in_place == allowed
+    assert not any(getattr(m, "inplace", False) is True for m in slow.modules())
+
+    slow.load_state_dict(fast.state_dict())
+    results = []
+    for model in (fast, slow):
+        model.double().train()
+        torch.manual_seed(0)
+        x = torch.randn(2, *shape, dtype=torch.float64, requires_grad=True)
+        outs = model(x)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        torch.manual_seed(1)
+        loss = sum((o * torch.randn_like(o)).sum() for o in outs)
+        loss.backward()
+        results.append((outs, x.grad, {k: p.grad for k, p in model.named_parameters()}))
+    (fast_outs, fast_dx, fast_grads), (slow_outs, slow_dx, slow_grads) = results
+    for a, b in zip(fast_outs, slow_outs):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    torch.testing.assert_close(fast_dx, slow_dx, rtol=0, atol=0)
+    assert fast_grads.keys() == slow_grads.keys()
+    for key in fast_grads:
+        torch.testing.assert_close(fast_grads[key], slow_grads[key], rtol=0, atol=0, msg=key)

@@ -34,8 +34,9 @@ def load_source(source: str, network: str) -> types.ModuleType:
     return module
 
 
-def build_module(graph: Graph) -> nn.Module:
-    generated = generate(graph)
+def build_module(graph: Graph, inplace: bool = True) -> nn.Module:
+    """The network's module; `inplace=False` builds every layer out of place (for comparisons)."""
+    generated = generate(graph, inplace)
     module = load_source(generated.source, graph.name)
     model = getattr(module, generated.class_name)()
     model.netspec_source = generated.source

@@ -18,6 +18,7 @@ from typing import Any, Union
 from netspec.compiler.names import RESERVED, Namespace, camel
 from netspec.errors import Span
 from netspec.ir.graph import Frame, Graph, Node
+from netspec.ir.liveness import liveness
 from netspec.ops import all_ops
 from netspec.ops.base import Constructor, Expr, render_value
 
@@ -224,8 +225,10 @@ def same_value(a: Any, b: Any) -> bool:
 class ClassModel:
     """Every class of the generated file, children before parents, and the root class's name."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, inplace: bool = True):
         self.graph = graph
+        # in-place forms exactly where the liveness rule allows them (or the spec asks)
+        self.inplace = set(liveness(graph).inplace) if inplace else set()
         self.outputs = {o.node for o in graph.outputs}
         self.file_names = Namespace()
         self.root_name = self.file_names.create(camel(graph.name))  # reserved first: it is the API
@@ -309,7 +312,10 @@ class ClassModel:
             if isinstance(item, Scope):
                 members.append(Member(item.frame.name, self.calls[id(item)], tuple(item.inputs), tuple(item.outputs), item.frame.span, child=item))
             else:
-                build = self._rename_helpers(item.opdef.module(item.attrs, self.graph.input_shapes(item)))
+                shapes = self.graph.input_shapes(item)
+                op = item.opdef
+                build = op.inplace_module(item.attrs, shapes) if item.name in self.inplace else op.module(item.attrs, shapes)
+                build = self._rename_helpers(build)
                 members.append(Member(item.local_name, build, tuple(item.inputs), (item.name,), item.span, node=item))
         return members
 
@@ -496,10 +502,13 @@ class ClassModel:
         cls = ClassDef(name, "nn.Sequential" if sequential else "nn.Module", entries, namer.params(), namer.flags(),
                        len(full.scope.inputs), full.outputs, scopes, block, definition, fixed, is_root)
         self.classes.append(cls)
+        keys = namer.param_keys()
+        positional = keys[: 2 if keys[:1] == ["in_channels"] else 1]  # the rest are passed by name
         for k, scope in enumerate(scopes):
-            values = tuple(namer.value(p, k) for p in namer.param_keys())
+            args = tuple(namer.value(p, k) for p in positional)
+            kwargs = tuple((namer.ident[p], namer.value(p, k)) for p in keys[len(positional):])
             flags = tuple((namer.ident[f"flag:{f}"], namer.flag_values[f][k]) for f in namer.flag_keys())
-            self.calls[id(scope)] = Constructor(name, values, flags, tuple((flag, False) for flag, _ in flags))
+            self.calls[id(scope)] = Constructor(name, args, kwargs + flags, tuple((flag, False) for flag, _ in flags))
 
     def _loop_entry(self, unit: Loop, present, namer: "ColumnNamer", index: str, refs) -> Entry:
         firsts, steps, counts = [], [], []

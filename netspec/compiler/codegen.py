@@ -30,9 +30,13 @@ class Generated:
     class_name: str
 
 
-def generate(graph: Graph) -> Generated:
-    """The full Python source of a module file for `graph`; it imports only torch."""
-    model = ClassModel(graph)
+def generate(graph: Graph, inplace: bool = True) -> Generated:
+    """The full Python source of a module file for `graph`; it imports only torch.
+
+    With `inplace`, activations and residual adds overwrite their input wherever
+    `netspec.ir.liveness` proves it is not needed afterwards, as torchvision does by hand.
+    """
+    model = ClassModel(graph, inplace)
     classes = model.build()
     main = graph.span.source.name
     helpers = []
