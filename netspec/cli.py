@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="drop a global average pool before the classifier: output a class map at the feature stride")
         sub.add_argument("--keep-adaptive", action="store_true",
                          help="keep adaptive pools that are not the identity at the reference input instead of refusing them")
+        sub.add_argument("--scales", default="1,1.5,2", metavar="S,S,...",
+                         help="input sizes to cost the dense pass at, as multiples of the reference input (default 1,1.5,2)")
 
     def common(sub: argparse.ArgumentParser, several: bool = False) -> None:
         if several:
@@ -80,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--convolutionize", action="store_true",
                        help="build the fully convolutional variant (NAME_fcn: its spec, module and report)")
     conversion_options(build)
+    build.add_argument("--emit", default="py", metavar="KINDS",
+                       help="artefacts beside the module, comma-separated: py, onnx, torchscript (default py)")
+    build.add_argument("--weights", metavar="FILE",
+                       help="a checkpoint (torch.save) to put in the onnx and torchscript artefacts (default: random)")
     build.set_defaults(run=_build)
 
     convolutionize = commands.add_parser(
@@ -165,6 +171,9 @@ def _build(args) -> int:
     report_dir = Path(args.output) if args.output else Path("reports")
     check_output_folder(module_dir)
     check_output_folder(report_dir)
+    kinds = _emit_kinds(args.emit)
+    if args.weights and not {"onnx", "torchscript"} & set(kinds):
+        raise UsageError("--weights goes into --emit onnx or torchscript artefacts; the Python module holds no weights")
     converted = None
     if args.convolutionize:
         converted = _convert(args)
@@ -177,13 +186,25 @@ def _build(args) -> int:
     from netspec.compiler.codegen import generate
     from netspec.report import write_report_text
 
-    source_code = generate(analysis.graph).source
-    report_html, notes = write_report_text(analysis, source_text, source_name, convolutionized=converted)
-    files = {module_dir / f"{analysis.name}.py": source_code, report_dir / f"{analysis.name}.html": report_html}
+    generated = generate(analysis.graph)
+    source_code = generated.source
+    module_file = module_dir / f"{analysis.name}.py"
+    files: dict[Path, str | bytes] = {module_file: source_code}
+    artefacts = [("module", str(module_file), "PyTorch source; imports only torch")]
+    if kinds != ["py"]:
+        exported, described = _exports(analysis, generated, kinds, module_dir, args.weights)
+        files.update(exported)
+        artefacts += described
+    report_html, notes = write_report_text(
+        analysis, source_text, source_name, convolutionized=converted, artefacts=artefacts
+    )
+    report_file = report_dir / f"{analysis.name}.html"
+    files[report_file] = report_html
     if converted is not None:
         files[spec_path] = converted.text
     # Everything is produced before anything is written, then written together or not at all.
-    module_path, report_path, *_ = write_together(files)
+    write_together(files)
+    module_path, report_path = module_file, report_file
     totals = analysis.totals
     outputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in analysis.outputs.items())
     print(f"{analysis.name}: input {format_shape(analysis.input_shape)} → {outputs}")
@@ -192,6 +213,8 @@ def _build(args) -> int:
     if converted is not None:
         print(f"  spec        {spec_path}")
     print(f"  module      {module_path}")
+    for kind, path, _ in artefacts[1:]:
+        print(f"  {kind:<11} {path}")
     print(f"  report      {report_path}")
     if converted is not None:
         print(conversion_summary(converted, indent="  "))
@@ -199,6 +222,48 @@ def _build(args) -> int:
         print(f"  note: {note}")
     print(f"  done in {time.perf_counter() - started:.2f} s")
     return EXIT_OK
+
+
+EMIT_KINDS = ("py", "onnx", "torchscript")
+
+
+def _emit_kinds(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in EMIT_KINDS]
+    if unknown or not kinds:
+        raise UsageError(f"--emit takes {', '.join(EMIT_KINDS)} (comma-separated), got '{text}'")
+    if "py" not in kinds:
+        kinds.insert(0, "py")  # the module is always written: the other artefacts are made from it
+    return list(dict.fromkeys(kinds))
+
+
+def _exports(analysis, generated, kinds: list[str], folder: Path, weights: str | None):
+    """The ONNX and TorchScript artefacts, made from the same module the .py file defines."""
+    from netspec.compiler.build import build_generated
+    from netspec.compiler.export import ExportError, export_onnx, export_torchscript
+
+    module = build_generated(generated, analysis.name)
+    if weights:
+        from netspec.compiler.weights import WeightsError, load_weights
+
+        try:
+            load_weights(module, weights)
+        except WeightsError as error:
+            raise UsageError(f"--weights: {error}") from None
+    filled = f"weights from {weights}" if weights else "random weights (pass --weights FILE for trained ones)"
+    files, described = {}, []
+    if "onnx" in kinds:
+        path = folder / f"{analysis.name}.onnx"
+        try:
+            files[path], exporter = export_onnx(module, analysis.input_shape, list(analysis.outputs))
+        except ExportError as error:
+            raise UsageError(f"--emit onnx: {error}") from None
+        described.append(("onnx", str(path), f"eval mode, dynamic batch axis, input 'input'; {exporter}; {filled}"))
+    if "torchscript" in kinds:
+        path = folder / f"{analysis.name}.torchscript.pt"
+        files[path], how = export_torchscript(module, analysis.input_shape)
+        described.append(("torchscript", str(path), f"torch.jit.load; {how}; {filled}"))
+    return files, described
 
 
 def _build_many(args) -> int:
@@ -210,6 +275,8 @@ def _build_many(args) -> int:
 
     if args.convolutionize:
         raise UsageError("--convolutionize builds one spec at a time; give a single .net file")
+    if args.emit != "py" or args.weights:
+        raise UsageError("--emit and --weights build one spec at a time; give a single .net file")
     module_dir = Path(args.output) if args.output else Path("build")
     report_dir = Path(args.output) if args.output else Path("reports")
     check_output_folder(module_dir)
@@ -302,8 +369,14 @@ def _convert(args):
     if not path.is_file():
         reason = "it is a directory" if path.is_dir() else "no such file"
         raise UsageError(f"cannot read '{args.spec}': {reason}")
+    try:
+        scales = tuple(float(s) for s in args.scales.split(","))
+    except ValueError:
+        raise UsageError(f"--scales takes numbers separated by commas, such as 1,1.5,2; got '{args.scales}'") from None
+    if not scales or any(not 1 <= s <= 64 for s in scales):
+        raise UsageError(f"--scales: each scale must be between 1 and 64 (multiples of the reference input); got '{args.scales}'")
     return convolutionize_spec(path, _overrides(args.set), dense=args.dense, keep_adaptive=args.keep_adaptive,
-                               allow_outside=args.allow_outside_imports, shown_as=args.spec)
+                               scales=scales, allow_outside=args.allow_outside_imports, shown_as=args.spec)
 
 
 def _convolutionize(args) -> int:
@@ -344,7 +417,8 @@ def conversion_summary(converted, indent: str = "") -> str:
     for i, row in enumerate(rows):
         cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])] + [c.rjust(w) for c, w in zip(row[2:], widths[2:])]
         lines.append("  ".join(cells))
-    lines.append("windows = output cells: the original run once per cell on its window (at the output stride); MACs = multiply-accumulates")
+    lines.append("windows = the reference-size windows at the output stride (the output cells, unless --dense): the original runs once "
+                 "on each; MACs = multiply-accumulates")
     return "\n".join(indent + line for line in lines)
 
 
