@@ -18,8 +18,11 @@ import pytest
 import torch
 
 import netspec
+from netspec.compiler.build import build_module
 from netspec.compiler.codegen import generate
-from netspec.ir.elaborate import elaborate
+from netspec.ir.elaborate import elaborate, elaborate_spec
+from netspec.ir.liveness import liveness
+from netspec.ir.loader import load
 from netspec.ir.module_names import MODULE_ATTRIBUTES
 from tests.conftest import SPECS
 from tests.torch_oracle import buffer_count, meta_module, param_count, run_on_meta
@@ -76,7 +79,8 @@ def test_zoo_scripts_and_pickles(case):
         scripted = torch.jit.script(module)
     out = scripted(torch.empty(1, *analysis.input_shape, device="meta"))
     outs = out if isinstance(out, tuple) else (out,)
-    assert [tuple(o.shape[1:]) for o in outs] == [tuple(s) for s in analysis.outputs.values()][: len(outs)]
+    in_eval = [tuple(s) for o, s in zip(analysis.graph.outputs, analysis.outputs.values()) if not o.training_only]
+    assert [tuple(o.shape[1:]) for o in outs if o is not None] == in_eval  # training-only outputs are None
 
     buffer = io.BytesIO()
     torch.save(module, buffer)
@@ -178,3 +182,99 @@ def test_a_hostile_file_name_stays_inside_string_literals_and_comments(tmp_path)
     model = netspec.compile(spec)  # the in-process path runs the same source
     assert param_count(model) == (3 * 4 + 4) + (4 * 8 + 8)
     assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
+
+
+# ---- in-place layers -----------------------------------------------------------------------------
+
+
+def small_graph(stem: str, shape: tuple[int, ...], **params):
+    """A zoo network on a smaller input: the same layers and in-place decisions, a cheaper forward."""
+    spec, library = load(ROOT / "specs" / f"{stem}.net")
+    return elaborate_spec(spec, library, params, input_override=shape)
+
+
+IN_PLACE_CASES = [("resnet50", (3, 32, 32), {}), ("mobilenet_v2", (3, 64, 64), {}), ("densenet121", (3, 64, 64), {}),
+                  ("googlenet", (3, 96, 96), {"aux": True})]
+
+
+@pytest.mark.parametrize("stem, shape, params", IN_PLACE_CASES, ids=[c[0] for c in IN_PLACE_CASES])
+def test_in_place_layers_are_where_liveness_allows_and_change_neither_outputs_nor_gradients(stem, shape, params):
+    graph = small_graph(stem, shape, **params)
+    fast, slow = build_module(graph), build_module(graph, inplace=False)
+    allowed = set(liveness(graph).inplace)
+    assert allowed, "the zoo network should have layers that can run in place"
+    in_place = {name for name, m in fast.named_modules() if getattr(m, "inplace", False) is True}
+    assert in_place == allowed
+    assert not any(getattr(m, "inplace", False) is True for m in slow.modules())
+
+    slow.load_state_dict(fast.state_dict())
+    results = []
+    for model in (fast, slow):
+        model.double().train()
+        torch.manual_seed(0)
+        x = torch.randn(2, *shape, dtype=torch.float64, requires_grad=True)
+        outs = model(x)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        torch.manual_seed(1)
+        loss = sum((o * torch.randn_like(o)).sum() for o in outs)
+        loss.backward()
+        results.append((outs, x.grad, {k: p.grad for k, p in model.named_parameters()}))
+    (fast_outs, fast_dx, fast_grads), (slow_outs, slow_dx, slow_grads) = results
+    for a, b in zip(fast_outs, slow_outs):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    torch.testing.assert_close(fast_dx, slow_dx, rtol=0, atol=0)
+    assert fast_grads.keys() == slow_grads.keys()
+    for key in fast_grads:
+        torch.testing.assert_close(fast_grads[key], slow_grads[key], rtol=0, atol=0, msg=key)
+
+
+# ---- outputs computed in training only -------------------------------------------------------------
+
+
+HEADS = """
+network heads
+input 3x16x16
+conv 8 3x3 pad=1 as trunk
+head = trunk | global_avgpool | flatten | linear 4
+main = trunk | flatten | linear 2
+output main
+output head when training
+"""
+
+
+def test_training_only_outputs_run_and_return_only_in_training():
+    analysis = netspec.analyze(HEADS)
+    assert [o.training_only for o in analysis.graph.outputs] == [False, True]
+    model = netspec.compile(HEADS)
+    ran: list[str] = []
+    for name, child in model.named_modules():
+        if name:
+            child.register_forward_hook(lambda m, i, o, name=name: ran.append(name))
+    x = torch.randn(2, 3, 16, 16)
+    model.eval()
+    out = model(x)
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 2)
+    assert not any(name.startswith("head") for name in ran)  # the head does not even run
+    ran.clear()
+    model.train()
+    main, head = model(x)
+    assert main.shape == (2, 2) and head.shape == (2, 4)
+    assert {layer.name for layer in analysis.layers} <= set(ran)  # in training every layer runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.script(netspec.compile(HEADS))  # a model without the Python hooks
+    assert scripted.eval()(x)[1] is None  # TorchScript has one return type: the head is None in eval
+    assert scripted.train()(x)[1].shape == (2, 4)
+
+
+def test_googlenet_aux_heads_run_only_in_training_as_torchvisions():
+    import torchvision
+
+    model = meta_module(lambda: netspec.compile(ROOT / "specs" / "googlenet.net", aux=True))
+    theirs = meta_module(lambda: torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False))
+    x = torch.empty(2, 3, 224, 224, device="meta")
+    for training in (False, True):
+        ours_out, their_out = model.train(training)(x), theirs.train(training)(x)
+        ours_out = ours_out if isinstance(ours_out, tuple) else (ours_out,)
+        their_out = tuple(their_out) if isinstance(their_out, tuple) else (their_out,)
+        assert [o.shape for o in ours_out] == [o.shape for o in their_out]

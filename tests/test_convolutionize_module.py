@@ -134,7 +134,8 @@ def test_dense_googlenet_is_a_class_map_whose_mean_is_the_original_output():
 def test_every_head_of_a_multi_output_network_is_converted():
     torch.manual_seed(0)
     original = netspec.compile(ROOT / "specs" / "googlenet.net", aux=True).eval()
-    converted = netspec.convolutionize(original, (3, 224, 224), keep_adaptive=True)
+    original.training = True  # the heads run in training mode only; every layer stays in eval
+    converted = netspec.convolutionize(original, (3, 224, 224), keep_adaptive=True).eval()
     for head in ("fc", "aux1.fc1", "aux1.fc2", "aux2.fc1", "aux2.fc2"):
         assert isinstance(converted.get_submodule(head), nn.Conv2d), head
     x = torch.randn(1, 3, 224, 224)

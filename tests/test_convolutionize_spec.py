@@ -84,9 +84,13 @@ def _same_weights_same_outputs(spec: str, params: dict, sizes, keep_adaptive: bo
     torch.manual_seed(0)
     path = SPEC_DIR / f"{spec}.net"
     original = netspec.compile(path, **params).double().eval()
+    heads = any(o.training_only for o in elaborate(path, params).outputs)
+    original.training = heads  # training-only outputs (auxiliary heads) are traced too; every layer stays in eval
     by_module = netspec.convolutionize(original, elaborate(path, params).input.shape, dense=dense, keep_adaptive=keep_adaptive)
+    by_module.eval().training = heads
     written = convolutionize_spec(path, params, dense=dense, keep_adaptive=keep_adaptive).text
     from_spec = netspec.compile(written).double().eval()
+    from_spec.training = heads
     from_spec.load_state_dict(by_module.state_dict(), strict=True)  # the same names, the same shapes
     with torch.no_grad():
         for size in sizes:

@@ -34,8 +34,9 @@ def load_source(source: str, network: str) -> types.ModuleType:
     return module
 
 
-def build_module(graph: Graph) -> nn.Module:
-    return build_generated(generate(graph), graph.name)
+def build_module(graph: Graph, inplace: bool = True) -> nn.Module:
+    """The network's module; `inplace=False` builds every layer out of place (for comparisons)."""
+    return build_generated(generate(graph, inplace), graph.name)
 
 
 def build_generated(generated: Generated, network: str) -> nn.Module:

@@ -18,6 +18,7 @@ from typing import Any, Union
 from netspec.compiler.names import RESERVED, Namespace, camel
 from netspec.errors import Span
 from netspec.ir.graph import Frame, Graph, Node
+from netspec.ir.liveness import liveness
 from netspec.ops import all_ops
 from netspec.ops.base import Constructor, Expr, render_value
 
@@ -103,6 +104,7 @@ class Entry:
     loop_index: str | None = None  # the iteration variable
     loop_numeric: bool = False  # members numbered 0, 1, ... (no key prefix)
     loop_uses_index: bool = False  # do the constructor's values read the iteration variable?
+    training_only: bool = False  # the network's class runs it only in training mode (auxiliary heads)
 
 
 @dataclass
@@ -121,6 +123,7 @@ class ClassDef:
     definition: Span
     block_args: list[tuple[str, Any]]  # the block's arguments: a value when every instance has it, else None
     is_root: bool = False
+    training_outputs: tuple[bool, ...] = ()  # the network's class: which outputs are returned in training only
 
 
 @dataclass
@@ -224,8 +227,11 @@ def same_value(a: Any, b: Any) -> bool:
 class ClassModel:
     """Every class of the generated file, children before parents, and the root class's name."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, inplace: bool = True):
         self.graph = graph
+        # in-place forms exactly where the liveness rule allows them (or the spec asks)
+        self.inplace = set(liveness(graph).inplace) if inplace else set()
+        self.training_nodes = _training_only_nodes(graph)
         self.outputs = {o.node for o in graph.outputs}
         self.file_names = Namespace()
         self.root_name = self.file_names.create(camel(graph.name))  # reserved first: it is the API
@@ -309,7 +315,10 @@ class ClassModel:
             if isinstance(item, Scope):
                 members.append(Member(item.frame.name, self.calls[id(item)], tuple(item.inputs), tuple(item.outputs), item.frame.span, child=item))
             else:
-                build = self._rename_helpers(item.opdef.module(item.attrs, self.graph.input_shapes(item)))
+                shapes = self.graph.input_shapes(item)
+                op = item.opdef
+                build = op.inplace_module(item.attrs, shapes) if item.name in self.inplace else op.module(item.attrs, shapes)
+                build = self._rename_helpers(build)
                 members.append(Member(item.local_name, build, tuple(item.inputs), (item.name,), item.span, node=item))
         return members
 
@@ -493,13 +502,21 @@ class ClassModel:
             for k, v in (frame.args if frame is not None else ())
         ]
         definition = frame.definition if frame is not None and frame.definition else (frame.span if frame else self.graph.span)
+        if is_root:
+            for entry, unit in zip(entries, full.units):
+                nodes = [unit.node] if isinstance(unit, Member) and unit.node else list(unit.child.nodes()) if isinstance(unit, Member) else []
+                entry.training_only = bool(nodes) and all(n.name in self.training_nodes for n in nodes)
+        training_outputs = tuple(o.training_only for o in self.graph.outputs) if is_root else ()
         cls = ClassDef(name, "nn.Sequential" if sequential else "nn.Module", entries, namer.params(), namer.flags(),
-                       len(full.scope.inputs), full.outputs, scopes, block, definition, fixed, is_root)
+                       len(full.scope.inputs), full.outputs, scopes, block, definition, fixed, is_root, training_outputs)
         self.classes.append(cls)
+        keys = namer.param_keys()
+        positional = keys[: 2 if keys[:1] == ["in_channels"] else 1]  # the rest are passed by name
         for k, scope in enumerate(scopes):
-            values = tuple(namer.value(p, k) for p in namer.param_keys())
+            args = tuple(namer.value(p, k) for p in positional)
+            kwargs = tuple((namer.ident[p], namer.value(p, k)) for p in keys[len(positional):])
             flags = tuple((namer.ident[f"flag:{f}"], namer.flag_values[f][k]) for f in namer.flag_keys())
-            self.calls[id(scope)] = Constructor(name, values, flags, tuple((flag, False) for flag, _ in flags))
+            self.calls[id(scope)] = Constructor(name, args, kwargs + flags, tuple((flag, False) for flag, _ in flags))
 
     def _loop_entry(self, unit: Loop, present, namer: "ColumnNamer", index: str, refs) -> Entry:
         firsts, steps, counts = [], [], []
@@ -529,6 +546,20 @@ class ClassModel:
         numeric = unit.prefix == ""
         return Entry(unit.prefix, "loop", build, refs, 1, unit.members[0].span, None, None, unit.start, stop,
                      index, numeric, uses_index)
+
+
+def _training_only_nodes(graph: Graph) -> set[str]:
+    """The layers that only `output ... when training` values need (auxiliary heads)."""
+    def needed(names: list[str]) -> set[str]:
+        found = set(names)
+        for name in names:
+            found |= graph.ancestors(name)
+        return found
+
+    training = [o.node for o in graph.outputs if o.training_only]
+    if not training:
+        return set()
+    return needed(training) - needed([o.node for o in graph.outputs if not o.training_only])
 
 
 class Count:

@@ -20,6 +20,7 @@ from netspec.ops import all_ops
 from netspec.ops.base import Constructor, format_shape, render_value
 
 WIDTH = 100
+CHAIN_REACH = 2  # a value read further ahead than this gets a name of its own, not the running variable
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,13 @@ class Generated:
     class_name: str
 
 
-def generate(graph: Graph) -> Generated:
-    """The full Python source of a module file for `graph`; it imports only torch."""
-    model = ClassModel(graph)
+def generate(graph: Graph, inplace: bool = True) -> Generated:
+    """The full Python source of a module file for `graph`; it imports only torch.
+
+    With `inplace`, activations and residual adds overwrite their input wherever
+    `netspec.ir.liveness` proves it is not needed afterwards, as torchvision does by hand.
+    """
+    model = ClassModel(graph, inplace)
     classes = model.build()
     main = graph.span.source.name
     helpers = []
@@ -183,7 +188,11 @@ def source(value: Any, indent: int, column: int) -> str:
 
 
 def _forward(cls: ClassDef, graph: Graph) -> list[str]:
-    """A straight-line forward: the running value stays in one variable, as torchvision writes it."""
+    """A straight-line forward: the running value stays in one variable, as torchvision writes it.
+
+    In the network's class, layers that only training-mode outputs need run under
+    `if self.training:`, and eval returns the other outputs only (as torchvision's GoogLeNet).
+    """
     names = Namespace()
     first = cls.instances[0]
     inputs = [names.create("x")] + [names.create(i.rsplit(".", 1)[-1]) for i in first.inputs[1:]]
@@ -197,7 +206,9 @@ def _forward(cls: ClassDef, graph: Graph) -> list[str]:
     x_reused = last_read.get(("in", 0), 0) > 0
     chain = names.create("out") if x_reused else inputs[0]
     busy_until = last_read.get(("in", 0), 0) if not x_reused else -1
+    optional: set[str] = set()  # variables that are None in eval mode
     lines = [f"def forward(self, {', '.join(inputs)}):"]
+    guarded = False
     for j, entry in enumerate(cls.entries):
         args = [variables[r] for r in entry.reads]
         module = attribute(entry.key)
@@ -205,19 +216,65 @@ def _forward(cls: ClassDef, graph: Graph) -> list[str]:
         targets = []
         for o in range(entry.writes):
             ref = ("out", j, o)
-            if entry.writes == 1 and entry.flag is None and j >= busy_until:
+            if ref in variables:  # declared ahead of a guarded block
+                var = variables[ref]
+            elif entry.writes == 1 and entry.flag is None and not entry.training_only and j >= busy_until \
+                    and last_read.get(ref, j) - j <= CHAIN_REACH:
                 var = chain
                 busy_until = last_read.get(ref, j)
             else:
                 var = names.create(entry.key if entry.writes == 1 else f"{entry.key}_{o + 1}")
             variables[ref] = var
             targets.append(var)
+        if entry.training_only:
+            if not guarded:
+                block = _guarded_run(cls.entries, j)
+                escaping = [
+                    variables.get(("out", k, o)) or _reserve(variables, names, cls.entries[k], k, o)
+                    for k in block for o in range(cls.entries[k].writes)
+                    if ("out", k, o) in cls.outputs or any(("out", k, o) in cls.entries[m].reads for m in range(block[-1] + 1, len(cls.entries)))
+                ]
+                lines += [f"    {var}: torch.Tensor | None = None" for var in escaping]
+                optional |= set(escaping)
+                lines.append("    if self.training:")
+                guarded = True
+            for var in dict.fromkeys(a for a in args if a in optional):
+                lines.append(f"        assert {var} is not None")
+            lines.append(f"        {', '.join(targets)} = {call}")
+            continue
+        guarded = False
         if entry.flag is not None:
             lines += [f"    {targets[0]} = {args[0]}", f"    if {module} is not None:", f"        {targets[0]} = {call}"]
         else:
             lines.append(f"    {', '.join(targets)} = {call}")
-    lines.append("    return " + ", ".join(variables[r] for r in cls.outputs))
+    results = [variables[r] for r in cls.outputs]
+    if any(cls.training_outputs):
+        evaluated = [v for v, training in zip(results, cls.training_outputs) if not training]
+        lines += [
+            "    if torch.jit.is_scripting():  # one return type: the training-only outputs are None in eval",
+            f"        return {', '.join(results)}",
+            "    if self.training:",
+            f"        return {', '.join(results)}",
+            f"    return {', '.join(evaluated)}",
+        ]
+    else:
+        lines.append("    return " + ", ".join(results))
     return lines
+
+
+def _guarded_run(entries: list[Entry], start: int) -> list[int]:
+    """The indices of the run of training-only entries that begins at `start`."""
+    end = start
+    while end < len(entries) and entries[end].training_only:
+        end += 1
+    return list(range(start, end))
+
+
+def _reserve(variables: dict, names: Namespace, entry: Entry, k: int, o: int) -> str:
+    """Name a value before its statement is reached (it is declared ahead of its guarded block)."""
+    var = names.create(entry.key if entry.writes == 1 else f"{entry.key}_{o + 1}")
+    variables[("out", k, o)] = var
+    return var
 
 
 __all__ = ["generate", "Generated"]

@@ -76,6 +76,12 @@ class Elaborator:
         current = self._run_body(spec.body, scope, current, outputs)
         if not outputs and current is not None and current.known:
             outputs.append(Output(current.node.split(".")[0], current.node, spec.span))
+        if outputs and all(o.training_only for o in outputs):
+            self.sink.error(
+                "every output is `when training`, so in eval the network would return nothing; "
+                "declare the main output too, e.g. `output NAME`",
+                outputs[0].span,
+            )
         if self.sink.errors:
             return None
         nodes, outputs = legal_module_names(*finalize_names(self.nodes, outputs, self.counters))
@@ -192,10 +198,17 @@ class Elaborator:
     def _output(self, stmt: ast.Output, scope: Scope, current: Tensor | None, outputs: list[Output] | None) -> None:
         if outputs is None:
             raise SpecError("'output' belongs at the top level of the network, not inside a block", stmt.span)
+        if stmt.when is not None and stmt.when != "training":
+            raise SpecError(
+                f"'output ... when {stmt.when}': the only condition an output takes is `when training`"
+                + did_you_mean(stmt.when, ["training"]),
+                stmt.when_span,
+            )
+        training = stmt.when == "training"
         if not stmt.values:
             tensor = self._need_current(current, stmt.span, "output")
             if tensor.known:
-                outputs.append(Output(tensor.node.split(".")[0], tensor.node, stmt.span))
+                outputs.append(Output(tensor.node.split(".")[0], tensor.node, stmt.span, training))
             return
         for expr in stmt.values:
             value = self._evaluator(scope, current).eval(expr)
@@ -203,7 +216,7 @@ class Elaborator:
                 raise SpecError(f"'output' takes values, got {describe(value)}", expr.span)
             if value.known:
                 name = expr.id if isinstance(expr, ast.Name) else value.node.split(".")[0]
-                outputs.append(Output(name, value.node, expr.span))
+                outputs.append(Output(name, value.node, expr.span, training))
 
     def _repeat(self, stmt: ast.Repeat, scope: Scope, current, outputs) -> Tensor | None:
         count = self._evaluator(scope, current).eval(stmt.count)

@@ -49,6 +49,7 @@ class Output:
     name: str  # how the output is called (the value's name)
     node: str
     span: Span
+    training_only: bool = False  # `output x when training`: computed and returned in training mode only
 
 
 @dataclass(frozen=True)

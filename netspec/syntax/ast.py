@@ -125,10 +125,12 @@ class Assign:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """`output a, b` (or bare `output`: the current value)."""
+    """`output a, b` (or bare `output`: the current value); `... when training`: in training only."""
 
     values: tuple[Expr, ...]
     span: Span
+    when: str | None = None  # the word after `when`; only `training` is meaningful
+    when_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,7 +283,9 @@ class _ToAst:
         return ast.Assign(str(name), chain, self._span(meta), self._tok(name))
 
     def output_stmt(self, meta, children):
-        return ast.Output(tuple(c for c in children if c is not None), self._span(meta))
+        when = children[-1] if children and isinstance(children[-1], Token) else None
+        values = tuple(c for c in children if c is not None and c is not when)
+        return ast.Output(values, self._span(meta), str(when) if when else None, self._tok(when) if when else None)
 
     def pipeline(self, meta, children):
         return tuple(children)

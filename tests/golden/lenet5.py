@@ -15,7 +15,7 @@ class ConvPool(nn.Module):
     def __init__(self, in_channels, width):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, width, kernel_size=5)  # lenet5.net:8
-        self.relu = nn.ReLU()  # lenet5.net:8
+        self.relu = nn.ReLU(inplace=True)  # lenet5.net:8
         self.maxpool = nn.MaxPool2d(kernel_size=2)  # lenet5.net:9
 
     def forward(self, x):
@@ -34,9 +34,9 @@ class Lenet5(nn.Module):
         self.stage2 = ConvPool(6, 16)  # lenet5.net:12
         self.flatten = nn.Flatten()  # lenet5.net:13
         self.fc1 = nn.Linear(256, 120)  # lenet5.net:14
-        self.relu1 = nn.ReLU()  # lenet5.net:14
+        self.relu1 = nn.ReLU(inplace=True)  # lenet5.net:14
         self.fc2 = nn.Linear(120, 84)  # lenet5.net:15
-        self.relu2 = nn.ReLU()  # lenet5.net:15
+        self.relu2 = nn.ReLU(inplace=True)  # lenet5.net:15
         self.fc3 = nn.Linear(84, 10)  # lenet5.net:16
 
     def forward(self, x):

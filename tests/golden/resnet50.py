@@ -31,10 +31,10 @@ class Bottleneck(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, planes, kernel_size=1, bias=False)  # resnet.net:30
         self.bn1 = nn.BatchNorm2d(planes)  # resnet.net:30
-        self.relu1 = nn.ReLU()  # resnet.net:30
+        self.relu1 = nn.ReLU(inplace=True)  # resnet.net:30
         self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)  # resnet.net:31
         self.bn2 = nn.BatchNorm2d(planes)  # resnet.net:31
-        self.relu2 = nn.ReLU()  # resnet.net:31
+        self.relu2 = nn.ReLU(inplace=True)  # resnet.net:31
         self.conv3 = nn.Conv2d(planes, 4 * planes, kernel_size=1, bias=False)  # resnet.net:32
         self.bn3 = nn.BatchNorm2d(4 * planes)  # resnet.net:32
         if downsample:  # resnet.net:34
@@ -44,8 +44,8 @@ class Bottleneck(nn.Module):
             )
         else:
             self.downsample = None
-        self.add = Add()  # resnet.net:29
-        self.relu3 = nn.ReLU()  # resnet.net:36
+        self.add = Add(inplace=True)  # resnet.net:29
+        self.relu3 = nn.ReLU(inplace=True)  # resnet.net:36
 
     def forward(self, x):
         out = self.conv1(x)
@@ -70,9 +70,9 @@ class BottleneckLayer(nn.Sequential):
 
     def __init__(self, in_channels, planes, blocks, stride):
         super().__init__()
-        self.append(Bottleneck(in_channels, planes, stride, downsample=True))  # resnet.net:45
+        self.append(Bottleneck(in_channels, planes, stride=stride, downsample=True))  # resnet.net:45
         for _ in range(1, blocks):  # resnet.net:47
-            self.append(Bottleneck(4 * planes, planes, 1))
+            self.append(Bottleneck(4 * planes, planes, stride=1))
 
 
 class Resnet50(nn.Module):
@@ -82,12 +82,12 @@ class Resnet50(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)  # resnet.net:13
         self.bn1 = nn.BatchNorm2d(64)  # resnet.net:13
-        self.relu = nn.ReLU()  # resnet.net:13
+        self.relu = nn.ReLU(inplace=True)  # resnet.net:13
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)  # resnet.net:14
-        self.layer1 = BottleneckLayer(64, 64, 3, 1)  # resnet50.net:10
-        self.layer2 = BottleneckLayer(256, 128, 4, 2)  # resnet50.net:11
-        self.layer3 = BottleneckLayer(512, 256, 6, 2)  # resnet50.net:12
-        self.layer4 = BottleneckLayer(1024, 512, 3, 2)  # resnet50.net:13
+        self.layer1 = BottleneckLayer(64, 64, blocks=3, stride=1)  # resnet50.net:10
+        self.layer2 = BottleneckLayer(256, 128, blocks=4, stride=2)  # resnet50.net:11
+        self.layer3 = BottleneckLayer(512, 256, blocks=6, stride=2)  # resnet50.net:12
+        self.layer4 = BottleneckLayer(1024, 512, blocks=3, stride=2)  # resnet50.net:13
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # resnet50.net:14
         self.flatten = nn.Flatten()  # resnet50.net:15
         self.fc = nn.Linear(2048, 1000)  # resnet50.net:16

@@ -16,35 +16,35 @@ class VggFeatures(nn.Sequential):
     def __init__(self):
         super().__init__()
         self.append(nn.Conv2d(3, 64, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.Conv2d(64, 64, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
         self.append(nn.Conv2d(64, 128, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.Conv2d(128, 128, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
         self.append(nn.Conv2d(128, 256, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.Conv2d(256, 256, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.Conv2d(256, 256, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
         self.append(nn.Conv2d(256, 512, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
         self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.Conv2d(512, 512, kernel_size=3, padding=1))  # vgg.net:13
-        self.append(nn.ReLU())  # vgg.net:16
+        self.append(nn.ReLU(inplace=True))  # vgg.net:16
         self.append(nn.MaxPool2d(kernel_size=2))  # vgg.net:17
 
 
@@ -55,10 +55,10 @@ class VggClassifier(nn.Sequential):
     def __init__(self):
         super().__init__()
         self.append(nn.Linear(25088, 4096))  # vgg.net:32
-        self.append(nn.ReLU())  # vgg.net:32
+        self.append(nn.ReLU(inplace=True))  # vgg.net:32
         self.append(nn.Dropout(p=0.5))  # vgg.net:32
         self.append(nn.Linear(4096, 4096))  # vgg.net:33
-        self.append(nn.ReLU())  # vgg.net:33
+        self.append(nn.ReLU(inplace=True))  # vgg.net:33
         self.append(nn.Dropout(p=0.5))  # vgg.net:33
         self.append(nn.Linear(4096, 1000))  # vgg.net:34
 
