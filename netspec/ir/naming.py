@@ -1,6 +1,7 @@
-"""Final node names: `conv#2` placeholders become `conv2`, or plain `conv` when a scope has one."""
+"""Final node names: `conv#2` placeholders become `conv2`, or plain `conv` when a scope has one; never two alike."""
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import replace
 
@@ -20,12 +21,24 @@ def finalize_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node]
             else:
                 explicit[prefix].add(segment)
 
+    chosen: dict[tuple[tuple[str, ...], str], str] = {}
+    taken: dict[tuple[str, ...], set[str]] = defaultdict(set)  # numbered names already given, per scope
+
     def final(prefix: tuple[str, ...], segment: str) -> str:
+        """`conv#2` → `conv2` (or `conv` when alone), unless the spec or an earlier placeholder
+        already uses that name in the same scope: then `conv_2`, `conv_2_2`, ... (never twice)."""
         if "#" not in segment:
             return segment
+        key = (prefix, segment)
+        if key in chosen:
+            return chosen[key]
         base, index = segment.split("#")
         name = base if len(counts[(prefix, base)]) == 1 else f"{base}{index}"
-        return f"{base}_{index}" if name in explicit[prefix] else name
+        candidates = itertools.chain([name, f"{base}_{index}"], (f"{base}_{index}_{k}" for k in itertools.count(2)))
+        name = next(c for c in candidates if c not in explicit[prefix] and c not in taken[prefix])
+        taken[prefix].add(name)
+        chosen[key] = name
+        return name
 
     def rename(path: str) -> str:
         segments = path.split(".")
