@@ -10,7 +10,7 @@ from typing import Any
 
 from netspec.errors import NetspecError
 
-__all__ = ["analyze", "compile", "NetspecError"]
+__all__ = ["analyze", "compile", "convolutionize", "NetspecError"]
 __version__ = "0.1.0"
 
 
@@ -28,3 +28,10 @@ def compile(spec: str | Path, allow_outside_imports: bool = False, **params: Any
     from netspec.ir.elaborate import elaborate
 
     return build_module(elaborate(spec, params, allow_outside_imports))
+
+
+def convolutionize(module, input_shape, dense: bool = False, keep_adaptive: bool = False):
+    """A fully convolutional copy of a torch module (torch.fx); see netspec.compiler.convolutionize_module."""
+    from netspec.compiler.convolutionize_module import convolutionize as convert
+
+    return convert(module, input_shape, dense=dense, keep_adaptive=keep_adaptive)

@@ -83,6 +83,24 @@ def _parser() -> argparse.ArgumentParser:
     common(build)
     build.add_argument("-o", "--output", metavar="DIR", help="write both files here (default: build/ and reports/)")
     build.set_defaults(run=_build)
+
+    randwire = commands.add_parser(
+        "randwire", help="write the spec of a randomly wired network (Xie et al., 2019)",
+        description="Sample a randomly wired network (Xie, Kirillov, Girshick & He, 2019) and write it as a spec.",
+    )
+    randwire.add_argument("--graph", choices=("ws", "er", "ba"), required=True,
+                          help="random graph model: Watts-Strogatz, Erdős-Rényi or Barabási-Albert")
+    randwire.add_argument("--nodes", type=int, default=32, metavar="N", help="nodes per stage (default 32)")
+    randwire.add_argument("--k", type=int, default=4, metavar="K", help="WS: ring neighbours per node (default 4)")
+    randwire.add_argument("--p", type=float, metavar="P", help="WS: rewiring probability (0.75); ER: edge probability (0.2)")
+    randwire.add_argument("--m", type=int, default=5, metavar="M", help="BA: edges per new node (default 5)")
+    randwire.add_argument("--seed", type=int, required=True, metavar="S", help="the same seed gives the same spec")
+    randwire.add_argument("--regime", choices=("small", "regular"), default="small", help="the paper's Table 1 column")
+    randwire.add_argument("--channels", type=int, default=78, metavar="C", help="C of Table 1 (default 78)")
+    randwire.add_argument("--classes", type=int, default=1000, help="classifier outputs (default 1000)")
+    randwire.add_argument("--name", help="network name (default randwire_GRAPH_seedS)")
+    randwire.add_argument("-o", "--output", required=True, metavar="FILE.net", help="where to write the spec")
+    randwire.set_defaults(run=_randwire)
     return parser
 
 
@@ -189,6 +207,26 @@ def _build(args) -> int:
     for note in notes:
         print(f"  note: {note}")
     print(f"  done in {time.perf_counter() - started:.2f} s")
+    return EXIT_OK
+
+
+def _randwire(args) -> int:
+    from netspec.generators.randwire import ConfigError, RandWireConfig, randwire_spec
+
+    if args.name is not None and not re.fullmatch(r"[A-Za-z_]\w*", args.name):
+        raise UsageError(f"--name must be an identifier (letters, digits, _), got '{args.name}'")
+    config = RandWireConfig(
+        graph=args.graph, nodes=args.nodes, k=args.k, p=args.p, m=args.m, seed=args.seed,
+        regime=args.regime, channels=args.channels, classes=args.classes, name=args.name,
+    )
+    try:
+        text = randwire_spec(config)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    from netspec.compiler.outputs import write_together
+
+    (path,) = write_together({Path(args.output): text})
+    print(f"{path}: {config.network_name}, {config.regime} regime, seed {config.seed}")
     return EXIT_OK
 
 

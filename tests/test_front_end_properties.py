@@ -12,7 +12,7 @@ TOKENS = [
     "network", "net", "(", ")", "classes", "=", "10", "input", "3x32x32", "1x8", "block", "b", ":",
     "conv", "16", "3x3", "pad=1", "stride=2", "relu", "maxpool", "2", "flatten", "linear", "residual",
     "shortcut", "when", "in.channels", "!=", "repeat", "as", "x", "concat", "branch", "add(x, x)", "output",
-    "if", "else", "true", "false", "-", "*", "//", "/", "0", "1.5", ";", "|", ",", "#", "batchnorm",
+    "if", "else", "true", "false", "sequential", "inline", "-", "*", "//", "/", "0", "1.5", ";", "|", ",", "#", "batchnorm",
     "\n", "\n    ", "\n        ", "b(", "global_avgpool", "dropout", "1e9", "99999999",
 ]
 

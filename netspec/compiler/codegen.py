@@ -60,6 +60,8 @@ class Rendered:
     forward: list[str]
     arg_names: list[str]
     reads_input: list[bool]  # per init line: does the module read the scope's first input?
+    attrs: list[str] = field(default_factory=list)  # per init line: the child module's name
+    modules: list[str] = field(default_factory=list)  # per init line: the constructor expression
 
     @property
     def key(self) -> tuple:
@@ -94,7 +96,22 @@ def camel(name: str) -> str:
 
 
 def identifier(name: str) -> str:
+    """A Python variable for a layer or scope name; `0` (an index in a sequential scope) becomes `x0`."""
+    if not name.isidentifier():
+        return "x" + name
     return name + "_" if keyword.iskeyword(name) or name in RESERVED else name
+
+
+def submodule(name: str) -> str:
+    """How a class reads its child module `name`: `self.conv1`, or `getattr(self, "0")` for an index."""
+    return f"self.{identifier(name)}" if name.isidentifier() else f'getattr(self, "{name}")'
+
+
+def register(name: str, module: str) -> str:
+    """The __init__ line that creates child module `name`."""
+    if name.isidentifier():
+        return f"self.{identifier(name)} = {module}"
+    return f'self.add_module("{name}", {module})'
 
 
 def lift_integers(code: str) -> tuple[str, tuple[int, ...]]:
@@ -190,27 +207,29 @@ class Generator:
         variables: dict[str, str] = {}
         arg_names = []
         for k, name in enumerate(inputs):
-            variables[name] = "x" if k == 0 else identifier(name.rsplit(".", 1)[-1])
+            variables[name] = "x" if k == 0 else _unique_argument(name, arg_names)
             arg_names.append(variables[name])
         order = list(scope.items)
         chain_var = "out" if self._read_later(inputs[0] if inputs else None, order, 0) else "x"
 
-        templates, values, forward, reads_input = [], [], [], []
+        templates, values, forward, reads_input, attrs, modules = [], [], [], [], [], []
         for index, item in enumerate(order):
             if isinstance(item, Scope):
-                attr = identifier(item.frame.name)
+                attr = item.frame.name
                 template, literal = item.call_template, item.call_values
-                call = f"self.{attr}({', '.join(variables[i] for i in item.inputs)})"
+                call = f"{submodule(attr)}({', '.join(variables[i] for i in item.inputs)})"
                 produced = item.outputs
                 span = item.frame.span
             else:
-                attr = identifier(item.local_name)
+                attr = item.local_name
                 template, literal = lift_integers(item.opdef.module(item.attrs, self.graph.input_shapes(item)))
-                call = item.opdef.forward(item.attrs, f"self.{attr}", [variables[i] for i in item.inputs])
+                call = item.opdef.forward(item.attrs, submodule(attr), [variables[i] for i in item.inputs])
                 produced = [item.name]
                 span = item.span
             where = f"{span.source.name.rsplit('/', 1)[-1]}:{span.line}"
-            templates.append(f"self.{attr} = {template}  # {where}")
+            templates.append(f"{register(attr, template)}  # {where}")
+            attrs.append(attr)
+            modules.append(template)
             reads_input.append(bool(inputs) and inputs[0] in self._reads(item))
             values.append(literal)
             targets = []
@@ -227,7 +246,7 @@ class Generator:
                 targets.append(var)
             forward.append(f"{', '.join(targets)} = {call}")
         forward.append("return " + ", ".join(variables[o] for o in outputs))
-        return Rendered(scope, templates, values, forward, arg_names, reads_input)
+        return Rendered(scope, templates, values, forward, arg_names, reads_input, attrs, modules)
 
     def _flows_to_next(self, name: str, produced: list[str], order: list, index: int, outputs: list[str]) -> bool:
         """True when a value is read only by the next item, as its first input, or is the scope's result."""
@@ -272,8 +291,7 @@ class Generator:
 
     def _inline_sequential(self, scope: Scope, rendered: Rendered) -> None:
         entries = []
-        for item, template in zip(scope.items, rendered.init_templates):
-            module = template.split(" = ", 1)[1].rsplit("  # ", 1)[0]
+        for item, module in zip(scope.items, rendered.modules):
             name = item.frame.name if isinstance(item, Scope) else item.local_name
             entries.append(f'    ("{name}", {module}),')
         scope.call_template = "nn.Sequential(OrderedDict([\n" + "\n".join(entries) + "\n]))"
@@ -365,9 +383,9 @@ class Generator:
 
     def _place_name(self, rendered: Rendered, k: int) -> str:
         index = 0
-        for template, literal in zip(rendered.init_templates, rendered.init_values):
+        for attr, literal in zip(rendered.attrs, rendered.init_values):
             if k < index + len(literal):
-                attr = template.split(" = ", 1)[0].removeprefix("self.")
+                attr = identifier(attr)
                 return f"{attr}_{k - index + 1}" if len(literal) > 1 else attr
             index += len(literal)
         return f"arg{k}"
@@ -421,6 +439,19 @@ def _helper_class_names() -> set[str]:
     from netspec.ops import all_ops
 
     return {name for op in all_ops().values() for name in re.findall(r"^class (\w+)", op.helper, re.M)}
+
+
+def _unique_argument(path: str, taken: list[str]) -> str:
+    """A forward() argument for the value at `path`: its last name, widened until no other argument has it."""
+    segments = path.split(".")
+    for depth in range(1, len(segments) + 1):
+        candidate = identifier("_".join(segments[-depth:]))
+        if candidate not in taken:
+            return candidate
+    k = 2
+    while f"{candidate}_{k}" in taken:
+        k += 1
+    return f"{candidate}_{k}"
 
 
 def _argument(expression: str) -> str:

@@ -33,6 +33,7 @@ class Scope:
     globals: Mapping[str, Any]
     iteration: tuple = ()
     block_stack: tuple[str, ...] = ()
+    numbering: list[int] | None = None  # in a sequential scope: the next item's index (shared, mutable)
 
     def lookup(self, name: str) -> Any:
         if name in self.values:
@@ -81,7 +82,7 @@ class Elaborator:
             outputs.append(Output(current.node.split(".")[0], current.node, spec.span))
         if self.sink.errors:
             return None
-        nodes, outputs = finalize_names(self.nodes, outputs)
+        nodes, outputs = finalize_names(self.nodes, outputs, self.counters)
         return Graph(network.name, tuple(params.items()), tuple(nodes), tuple(outputs), network.span)
 
     def _network_params(self, network: ast.NetworkDecl, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,7 +174,7 @@ class Elaborator:
     def _statement(self, stmt, scope: Scope, current: Tensor | None, outputs: list[Output]) -> Tensor | None:
         if isinstance(stmt, ast.Chain):
             result = self._chain(stmt, scope, current, stmt.name)
-            if stmt.name:
+            if stmt.name and not self._names_an_op(stmt.name):  # `relu as relu` names the layer only
                 self._bind(scope, stmt.name, result, stmt.name_span)
             return result
         if isinstance(stmt, ast.Assign):
@@ -192,7 +193,16 @@ class Elaborator:
             return self._residual(stmt, scope, current, outputs)
         if isinstance(stmt, ast.Merge):
             return self._merge(stmt, scope, current, outputs)
+        if isinstance(stmt, ast.Sequential):
+            return self._sequential(stmt, scope, current, outputs)
         raise AssertionError(stmt)
+
+    def _sequential(self, stmt: ast.Sequential, scope: Scope, current, outputs) -> Tensor | None:
+        """`sequential NAME:` opens a scope whose unnamed items are named 0, 1, 2, ..."""
+        local = self._local(scope, stmt.name, "sequential", stmt.span)
+        frame = Frame(local, None, stmt.span)
+        inner = replace(scope, frames=scope.frames + (frame,), numbering=[0])
+        return self._run_body(stmt.body, inner, current, outputs)
 
     def _condition(self, expr: ast.Expr, scope: Scope, current: Tensor | None) -> bool:
         value = self._evaluator(scope, current).eval(expr)
@@ -251,9 +261,13 @@ class Elaborator:
         if stmt.shortcut is not None:
             projects = stmt.shortcut_when is None or self._condition(stmt.shortcut_when, scope, start)
             if projects:
-                frame = Frame(self._auto(scope, "shortcut"), None, stmt.shortcut_span)
-                inner = replace(scope, frames=scope.frames + (frame,))
-                skip = self._run_body(stmt.shortcut, inner, start, outputs)
+                local = self._auto(scope, "shortcut")
+                if _names_itself(stmt.shortcut):  # `shortcut: sequential downsample: ...` is `downsample`
+                    skip = self._run_body(stmt.shortcut, scope, start, outputs)
+                else:
+                    frame = Frame(local, None, stmt.shortcut_span)
+                    inner = replace(scope, frames=scope.frames + (frame,), numbering=None)
+                    skip = self._run_body(stmt.shortcut, inner, start, outputs)
         if body is not None and body.known and skip.known and body.shape != skip.shape:
             kind = "projection shortcut" if skip is not start else "identity shortcut"
             notes = [Note(body.span, f"the body's output ({format_shape(body.shape)}) comes from here")]
@@ -278,8 +292,12 @@ class Elaborator:
                 stmt.merger.span,
             )
         results = []
-        for branch, span in zip(stmt.branches, stmt.branch_spans):
+        inline = stmt.inline or (False,) * len(stmt.branches)
+        for branch, span, flat in zip(stmt.branches, stmt.branch_spans, inline):
             local = self._auto(scope, "branch")
+            if flat or _names_itself(branch):  # `branch: sequential branch2: ...` is `branch2`
+                results.append(self._run_body(branch, scope, start, outputs))
+                continue
             single = branch[0] if len(branch) == 1 else None
             if isinstance(single, ast.Chain) and len(single.stages) == 1 and single.name is None:
                 # a one-layer branch is that layer, named after the branch: no wrapper scope
@@ -292,7 +310,7 @@ class Elaborator:
                     results.append(Tensor(None, None, span))
                 continue
             frame = Frame(local, None, span)
-            inner = replace(scope, frames=scope.frames + (frame,))
+            inner = replace(scope, frames=scope.frames + (frame,), numbering=None)
             results.append(self._run_body(branch, inner, start, outputs))
         call = stmt.merger
         op = lookup(call.callee)
@@ -315,8 +333,8 @@ class Elaborator:
             current = head
             stages.pop(0)
         if name and len(stages) > 1:  # a named pipeline of several layers is a scope of its own
-            frame = Frame(self._explicit(scope, name, chain.span), None, chain.span)
-            scope = replace(scope, frames=scope.frames + (frame,))
+            frame = Frame(self._local(scope, name, "", chain.span), None, chain.span)
+            scope = replace(scope, frames=scope.frames + (frame,), numbering=None)
             name = None
         for index, call in enumerate(stages):
             if self._reference(call, scope) is not None:
@@ -459,7 +477,7 @@ class Elaborator:
             raise LimitError(f"the output of '{op_name}' ({format_shape(shape)}) is too large: sizes are limited to 64 bits", callee_span)
         if len(self.nodes) >= MAX_NODES:
             raise LimitError(f"the network grows past {MAX_NODES:,} layers; is a repeat count too large?", span)
-        local = self._explicit(scope, name, span) if name else self._auto(scope, op_name)
+        local = self._local(scope, name, op_name, span)
         node_name = ".".join([f.name for f in scope.frames] + [local])
         self.nodes.append(Node(node_name, op_name, attrs, tuple(t.node for t in inputs), shape, span, scope.frames))
         return Tensor(node_name, shape, span)
@@ -472,9 +490,14 @@ class Elaborator:
         evaluator = self._evaluator(scope, current)
         args = self._bind_block_args(block, call, evaluator)
         start = self._need_current(current, call.span, block.name, poisoned_ok=True)
-        local = self._explicit(scope, name, call.span) if name else self._auto(scope, block.name)
-        frame = Frame(local, block.name, call.span, tuple(args.items()), block.span)
-        inner = Scope(dict(args), {}, scope.frames + (frame,), scope.globals, (), scope.block_stack + (block.name,))
+        stack = scope.block_stack + (block.name,)
+        if block.kind == "inline":  # no scope of its own: its layers join the caller's
+            inner = Scope(dict(args), {}, scope.frames, scope.globals, scope.iteration, stack, scope.numbering)
+        else:
+            local = self._local(scope, name, block.name, call.span)
+            frame = Frame(local, block.name, call.span, tuple(args.items()), block.span)
+            numbering = [0] if block.kind == "sequential" else None
+            inner = Scope(dict(args), {}, scope.frames + (frame,), scope.globals, (), stack, numbering)
         reported = len(self.sink.diagnostics)
         result = self._run_body(block.body, inner, start, None)
         if len(self.sink.diagnostics) > reported:
@@ -538,6 +561,9 @@ class Elaborator:
 
         return Evaluator(lookup_name, scope.names, lambda call: self._invoke(call, scope, current, None))
 
+    def _names_an_op(self, name: str) -> bool:
+        return lookup(name) is not None or name in self.library.blocks
+
     def _bind(self, scope: Scope, name: str, value: Tensor | None, span: Span) -> None:
         if name == "in":
             raise SpecError("'in' is reserved for the current value; choose another name for this value", span, code="reserved-name")
@@ -561,6 +587,17 @@ class Elaborator:
         self.counters[key] = self.counters.get(key, 0) + 1
         return f"{base}#{self.counters[key]}"
 
+    def _local(self, scope: Scope, name: str | None, base: str, span: Span) -> str:
+        """The local name of a new layer or scope: its `as` name, its index in a sequential
+        scope, or a `base#k` placeholder that finalize_names turns into `base` or `basek`."""
+        index = None
+        if scope.numbering is not None:
+            index = scope.numbering[0]
+            scope.numbering[0] += 1
+        if name:
+            return self._explicit(scope, name, span)
+        return str(index) if index is not None else self._auto(scope, base)
+
     def _explicit(self, scope: Scope, name: str, span: Span) -> str:
         if "#" in name:
             return name  # already a numbered placeholder (a one-layer branch)
@@ -575,6 +612,11 @@ class Elaborator:
         if not current.known and not poisoned_ok:
             raise Poisoned()
         return current
+
+
+def _names_itself(body: tuple) -> bool:
+    """Is a branch or shortcut body one named `sequential NAME:` scope (so needs no wrapper)?"""
+    return len(body) == 1 and isinstance(body[0], ast.Sequential) and body[0].name is not None
 
 
 def _ordinal(index: int) -> str:

@@ -4,11 +4,17 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from dataclasses import replace
+from typing import Mapping
 
 from netspec.ir.graph import Frame, Node, Output
 
 
-def finalize_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node], list[Output]]:
+def finalize_names(
+    nodes: list[Node], outputs: list[Output], issued: Mapping[tuple[str, str], int] | None = None
+) -> tuple[list[Node], list[Output]]:
+    """`issued` is how many `base#k` placeholders each (scope path, base) was given, used or not:
+    the fourth branch is `branch4` even when the others are named some other way."""
+    issued = issued or {}
     counts: dict[tuple[tuple[str, ...], str], set[int]] = defaultdict(set)
     explicit: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for node in nodes:
@@ -33,7 +39,8 @@ def finalize_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node]
         if key in chosen:
             return chosen[key]
         base, index = segment.split("#")
-        name = base if len(counts[(prefix, base)]) == 1 else f"{base}{index}"
+        alone = len(counts[(prefix, base)]) == 1 and issued.get((".".join(prefix), base), 1) == 1
+        name = base if alone else f"{base}{index}"
         candidates = itertools.chain([name, f"{base}_{index}"], (f"{base}_{index}_{k}" for k in itertools.count(2)))
         name = next(c for c in candidates if c not in explicit[prefix] and c not in taken[prefix])
         taken[prefix].add(name)

@@ -1,4 +1,4 @@
-"""Ops that join or split values: add, mul, concat, chunk, split."""
+"""Ops that join or split values: add, mul, weighted_sum, concat, chunk, split."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -68,6 +68,55 @@ class Mul(_ElementwiseMerge):
 
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return a["shape"]
+
+
+class WeightedSum(OpDef):
+    """A randomly wired network's node aggregation (Xie et al., 2019): Σ sigmoid(w_i)·x_i."""
+
+    name = "weighted_sum"
+    family = "merge"
+    arity = None
+    summary = (
+        "Sum of N values of one shape, each scaled by sigmoid of its own learned weight (N parameters, "
+        "RandWire's aggregation); `learned=false` gives their plain mean instead."
+    )
+    attrs = (Attr("learned", "bool", True, doc="false: fixed equal weights 1/N (the mean), no parameters"),)
+    helper = '''
+class WeightedSum(nn.Module):
+    """Sum of the inputs weighted by sigmoid(w), one learned w per input; the mean if not learned."""
+
+    def __init__(self, inputs, learned=True):
+        super().__init__()
+        self.inputs = inputs
+        self.weight = nn.Parameter(torch.zeros(inputs)) if learned else None
+
+    def forward(self, *xs):
+        if self.weight is None:
+            return torch.stack(xs).mean(0)
+        w = torch.sigmoid(self.weight)
+        out = w[0] * xs[0]
+        for i in range(1, len(xs)):
+            out = out + w[i] * xs[i]
+        return out
+'''
+
+    def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
+        for index, shape in enumerate(inputs[1:], start=1):
+            if shape != inputs[0]:
+                raise OpError(
+                    f"cannot sum {format_shape(inputs[0])} and {format_shape(shape)}: shapes must be equal", inputs=(0, index)
+                )
+
+    def params(self, a: Attrs, inputs: Sequence[Shape]) -> int:
+        return len(inputs) if a["learned"] else 0
+
+    def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        # learned: N scalings and N - 1 additions per element; mean: N - 1 additions and one division
+        per_element = 2 * len(inputs) - 1 if a["learned"] else len(inputs)
+        return numel(output) * per_element
+
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return f"WeightedSum({len(inputs)})" if a["learned"] else f"WeightedSum({len(inputs)}, learned=False)"
 
 
 class Concat(OpDef):
@@ -182,5 +231,5 @@ class Split(nn.Module):
         return f"Split({a['sizes']}, {a['index']})"
 
 
-for _op in (Add(), Mul(), Concat(), Chunk(), Split()):
+for _op in (Add(), Mul(), WeightedSum(), Concat(), Chunk(), Split()):
     register(_op)

@@ -6,9 +6,9 @@ from netspec.analysis import Analysis
 
 def write_report_text(analysis: Analysis, source_text: str, source_name: str) -> tuple[str, list[str]]:
     """The report's HTML and the notes to tell the user (such as why the diagram was skipped)."""
-    from netspec.report.dot import diagram
+    from netspec.report.dot import render_diagram
     from netspec.report.html import render_report
 
-    svg, reason = diagram(analysis)
+    drawn, reason = render_diagram(analysis)
     notes = [reason] if reason else []
-    return render_report(analysis, source_text, source_name, svg, notes), notes
+    return render_report(analysis, source_text, source_name, drawn, notes), notes

@@ -146,11 +146,78 @@ def _label(box: _Box, output_names: list[str]) -> str:
     return "<" + "<BR/>".join(rows) + ">"
 
 
-def graph_to_dot(analysis: Any, fold: bool = True) -> str:
-    """DOT source for an `Analysis` (or a bare `Graph`): one box per layer, block instances as clusters.
+@dataclass(frozen=True)
+class Drawing:
+    """DOT source and, for every graph node, the id of the SVG element that draws it."""
+
+    dot: str
+    element_of: dict[str, str]  # node name → SVG element id (its box, or the ×N node hiding it)
+    collapsed_runs: int = 0  # how many runs of identical blocks were drawn as one node
+
+
+def _path_key(path: tuple[str, ...]) -> str:
+    return ".".join(path)
+
+
+def _members(graph: Graph) -> dict[tuple[str, ...], list[Node]]:
+    """For every scope path, the nodes inside it (at any depth), in graph order."""
+    members: dict[tuple[str, ...], list[Node]] = {}
+    for node in graph.nodes:
+        path: tuple[str, ...] = ()
+        for frame in node.scope:
+            path += (frame.name,)
+            members.setdefault(path, []).append(node)
+    return members
+
+
+def _signature(graph: Graph, path: tuple[str, ...], nodes: list[Node]) -> tuple:
+    """What makes two block instances identical: the same layers, attributes, shapes and internal wiring."""
+    prefix = _path_key(path) + "."
+    inside = {n.name for n in nodes}
+
+    def relative(name: str) -> str:
+        return name[len(prefix):] if name.startswith(prefix) else name
+
+    frame = nodes[0].scope[len(path) - 1]
+    return (frame.block, frame.args) + tuple(
+        (relative(n.name), n.op, n.attrs, n.shape,
+         tuple(relative(i) if i in inside else ("outside", graph.node(i).shape) for i in n.inputs))
+        for n in nodes
+    )
+
+
+def _repeat_runs(graph: Graph, tree: dict, members: dict[tuple[str, ...], list[Node]]) -> list[list[tuple[str, ...]]]:
+    """Runs of two or more consecutive sibling instances that are identical, each fed only by the one before."""
+    runs: list[list[tuple[str, ...]]] = []
+    for entry in tree.values():
+        run: list[tuple[str, ...]] = []
+        previous_sig = None
+        for kind, item in entry["items"] + [("end", None)]:
+            sig = _signature(graph, item, members[item]) if kind == "child" and members[item][0].scope[len(item) - 1].block else None
+            chained = False
+            if sig is not None and run and sig == previous_sig:
+                inside_prev = {n.name for n in members[run[-1]]}
+                inside = {n.name for n in members[item]}
+                external = {i for n in members[item] for i in n.inputs if i not in inside}
+                chained = external <= inside_prev
+            if chained:
+                run.append(item)
+            else:
+                if len(run) >= 2:
+                    runs.append(run)
+                run = [item] if sig is not None else []
+            previous_sig = sig
+    return runs
+
+
+def layout(analysis: Any, fold: bool = True, collapse_repeats: bool = False, id_prefix: str = "g-") -> Drawing:
+    """DOT for an `Analysis` (or a bare `Graph`): one box per layer, block instances as clusters.
 
     With `fold`, activations, normalization and dropout that directly follow a layer are
     drawn inside that layer's box. Edges into merges (add, concat, mul) carry the shape.
+    Branches are laid out left to right in spec order. With `collapse_repeats`, a run of
+    identical consecutive block instances (a ResNet stage's blocks after the first) is
+    drawn as one "×N" node. Every drawn node gets the SVG id `id_prefix` + its name.
     """
     graph: Graph = getattr(analysis, "graph", analysis)
     boxes, owner = _boxes(graph, fold)
@@ -160,42 +227,79 @@ def graph_to_dot(analysis: Any, fold: bool = True) -> str:
 
     lines = [
         f"digraph {_quote(graph.name)} {{",
-        '  graph [rankdir=TB, fontname="Helvetica", fontsize=11, nodesep=0.25, ranksep=0.3, '
+        '  graph [rankdir=TB, newrank=true, ordering=out, fontname="Helvetica", fontsize=11, nodesep=0.25, ranksep=0.3, '
         'labeljust=l, color="#9aa5b1", style="rounded,dashed", penwidth=1];',
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, '
         'color="#5b6770", penwidth=1, margin="0.12,0.05", height=0.3];',
         '  edge [color="#5b6770", arrowsize=0.6, fontname="Helvetica", fontsize=8, fontcolor="#555555"];',
     ]
 
-    # clusters: a tree keyed by the scope path (tuple of frame names)
-    tree: dict[tuple[str, ...], dict] = {(): {"boxes": [], "children": []}}
+    # clusters: a tree keyed by the scope path; items keep boxes and sub-clusters in graph order
+    tree: dict[tuple[str, ...], dict] = {(): {"items": []}}
     frames_by_path: dict[tuple[str, ...], Any] = {}
     for box in boxes:
         path: tuple[str, ...] = ()
         for frame in box.head.scope:
             child = path + (frame.name,)
             if child not in tree:
-                tree[child] = {"boxes": [], "children": []}
-                tree[path]["children"].append(child)
+                tree[child] = {"items": []}
+                tree[path]["items"].append(("child", child))
                 frames_by_path[child] = frame
             path = child
-        tree[path]["boxes"].append(box)
+        tree[path]["items"].append(("box", box))
+
+    members = _members(graph)
+    hidden: dict[tuple[str, ...], str] = {}  # a collapsed instance → the id of its run's node
+    run_heads: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    if collapse_repeats:
+        for run in _repeat_runs(graph, tree, members):
+            run_heads[run[0]] = run
+            for path in run:
+                hidden[path] = id_prefix + _path_key(run[0])
+
+    def drawn_id(node: Node) -> str:
+        path: tuple[str, ...] = ()
+        for frame in node.scope:
+            path += (frame.name,)
+            if path in hidden:
+                return hidden[path]
+        return id_prefix + owner[node.name].head.name
 
     counter = [0]
 
+    def emit_run(run: list[tuple[str, ...]], indent: str) -> None:
+        first, last = run[0], run[-1]
+        frame = frames_by_path[first]
+        nodes = members[last]
+        rows = [f"<B>{html.escape(frame.block or first[-1])}</B> ×{len(run)}",
+                f'<FONT POINT-SIZE="9" COLOR="#555555">{html.escape(first[-1])} … {html.escape(last[-1])} · '
+                f"{html.escape(fmt_shape(nodes[-1].shape))}</FONT>"]
+        title = f"{_path_key(first)} … {_path_key(last)}: {len(run)} identical {frame.block} blocks"
+        lines.append(
+            f"{indent}{_quote('run:' + _path_key(first))} [label=<{'<BR/>'.join(rows)}>, shape=box3d, "
+            f'style="filled", fillcolor="#e8edf3", id={_quote(hidden[first])}, tooltip={_quote(title)}];'
+        )
+
     def emit(path: tuple[str, ...], indent: str) -> None:
-        entry = tree[path]
-        for box in entry["boxes"]:
-            node = box.head
-            fill = "#ffffff" if not node.inputs else FAMILY_COLORS.get(_family(node), "#ffffff")
-            extra = ', penwidth=2, color="#b03a2e"' if box.last.name in outputs else ""
-            if not node.inputs:
-                extra += ', color="#1f4e79", penwidth=2'
-            lines.append(
-                f"{indent}{_quote(node.name)} [label={_label(box, outputs.get(box.last.name, []))}, "
-                f'fillcolor="{fill}", tooltip={_quote(node.name)}{extra}];'
-            )
-        for child in entry["children"]:
+        for kind, item in tree[path]["items"]:
+            if kind == "box":
+                box = item
+                node = box.head
+                fill = "#ffffff" if not node.inputs else FAMILY_COLORS.get(_family(node), "#ffffff")
+                extra = ', penwidth=2, color="#b03a2e"' if box.last.name in outputs else ""
+                if not node.inputs:
+                    extra += ', color="#1f4e79", penwidth=2'
+                lines.append(
+                    f"{indent}{_quote(node.name)} [label={_label(box, outputs.get(box.last.name, []))}, "
+                    f'fillcolor="{fill}", id={_quote(id_prefix + node.name)}, tooltip={_quote(node.name)}{extra}];'
+                )
+                continue
+            child = item
+            if child in run_heads:
+                emit_run(run_heads[child], indent)
+                continue
+            if child in hidden:
+                continue
             counter[0] += 1
             frame = frames_by_path[child]
             title = child[-1] if not frame.block or frame.block == child[-1] else f"{child[-1]} · {frame.block}"
@@ -206,18 +310,41 @@ def graph_to_dot(analysis: Any, fold: bool = True) -> str:
 
     emit((), "  ")
 
-    # edges between boxes
+    # edges between drawn nodes, in graph order (so that branches keep their spec order)
+    dot_name = {}
+    for box in boxes:
+        element = drawn_id(box.head)
+        dot_name[element] = _quote(box.head.name) if element == id_prefix + box.head.name else _quote(
+            "run:" + element[len(id_prefix):])
+    seen_edges: set[tuple[str, str]] = set()
     for box in boxes:
         node = box.head
+        target = drawn_id(node)
         merge = len(node.inputs) > 1
         for source in node.inputs:
-            src_box = owner[source]
+            origin = drawn_id(owner[source].head)
+            if origin == target or (origin, target) in seen_edges:
+                continue
+            seen_edges.add((origin, target))
             attrs = ""
-            if merge:
+            if merge and target == id_prefix + node.name:
                 attrs = f" [label={_quote(' ' + fmt_shape(graph.node(source).shape))}]"
-            lines.append(f"  {_quote(src_box.head.name)} -> {_quote(node.name)}{attrs};")
+            lines.append(f"  {dot_name[origin]} -> {dot_name[target]}{attrs};")
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    element_of = {node.name: drawn_id(node) for node in graph.nodes}
+    return Drawing("\n".join(lines) + "\n", element_of, len(run_heads))
+
+
+def graph_to_dot(analysis: Any, fold: bool = True, collapse_repeats: bool = False) -> str:
+    """DOT source for an `Analysis` or a `Graph` (see `layout`)."""
+    return layout(analysis, fold, collapse_repeats).dot
+
+
+def families_drawn(analysis: Any) -> list[tuple[str, str]]:
+    """(family, fill colour) for the op families that appear as boxes, in the legend's order."""
+    graph: Graph = getattr(analysis, "graph", analysis)
+    present = {_family(n) for n in graph.layers()}
+    return [(family, color) for family, color in FAMILY_COLORS.items() if family in present]
 
 
 def dot_available() -> bool:
@@ -238,15 +365,39 @@ def render_svg(dot_source: str, timeout: float = 120.0) -> str | None:
     return svg[start:] if start >= 0 else svg
 
 
-def diagram(analysis: Any, fold: bool = True) -> tuple[str | None, str | None]:
-    """(svg, None) or (None, a one-line reason the diagram was skipped)."""
+@dataclass(frozen=True)
+class Diagram:
+    """The rendered diagram: the full SVG, and, when the network repeats identical blocks, a collapsed one."""
+
+    svg: str
+    element_of: dict[str, str]
+    collapsed_svg: str | None = None
+    collapsed_element_of: dict[str, str] = field(default_factory=dict)
+    collapsed_runs: int = 0
+
+
+def render_diagram(analysis: Any, fold: bool = True) -> tuple[Diagram | None, str | None]:
+    """(Diagram, None) or (None, a one-line reason the diagram was skipped)."""
     if not dot_available():
         return None, MISSING_DOT
     try:
-        return render_svg(graph_to_dot(analysis, fold)), None
+        full = layout(analysis, fold, id_prefix="g-")
+        svg = render_svg(full.dot)
+        collapsed = layout(analysis, fold, collapse_repeats=True, id_prefix="c-")
+        if not collapsed.collapsed_runs or svg is None:
+            return Diagram(svg or "", full.element_of), None
+        return Diagram(svg, full.element_of, render_svg(collapsed.dot), collapsed.element_of,
+                       collapsed.collapsed_runs), None
     except (RuntimeError, subprocess.TimeoutExpired, OSError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         return None, f"diagram skipped: {first}"
 
 
-__all__ = ["graph_to_dot", "render_svg", "diagram", "describe_attrs", "MISSING_DOT"]
+def diagram(analysis: Any, fold: bool = True) -> tuple[str | None, str | None]:
+    """(svg, None) or (None, a one-line reason the diagram was skipped)."""
+    drawn, reason = render_diagram(analysis, fold)
+    return (drawn.svg if drawn else None), reason
+
+
+__all__ = ["graph_to_dot", "layout", "Drawing", "render_svg", "diagram", "render_diagram", "Diagram", "describe_attrs",
+           "families_drawn", "MISSING_DOT"]

@@ -1,4 +1,4 @@
-"""Analysis → one self-contained HTML page (jinja2 template, inline CSS and SVG, no scripts)."""
+"""Analysis → one self-contained HTML page (jinja2 template, inline CSS, SVG charts and a small script)."""
 from __future__ import annotations
 
 import html as _html
@@ -14,37 +14,15 @@ from netspec.analysis.cost import BYTES_PER_ELEMENT
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.ops.base import numel
 from netspec.report.dot import MISSING_DOT, describe_attrs, fmt_shape
+from netspec.report.numbers import exact, human, megabytes
+from netspec.report.figures import cost_chart, memory_chart, memory_profile, receptive_field_chart
+from netspec.analysis.borders import border_losses
+from netspec.report.dot import families_drawn
+from netspec.report.wiring import wiring_diagrams
+
+COLLAPSE_OVER = 100  # tables of more layers start collapsed to the top-level rows
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
-
-
-# ---- number formatting ---------------------------------------------------------------
-
-
-def human(n: int | float, digits: int = 2) -> str:
-    """4089184256 → '4.09 G'; 61100840 → '61.10 M'; 942 → '942'."""
-    for scale, unit in UNITS:
-        if abs(n) >= scale:
-            return f"{n / scale:.{digits}f} {unit}"
-    return f"{n:,}" if isinstance(n, int) else f"{n:g}"
-
-
-def exact(n: int) -> str:
-    return f"{n:,}"
-
-
-def megabytes(n_bytes: int) -> str:
-    """Bytes in decimal units: '150.25 MB', '43.0 kB', '0 B'."""
-    if n_bytes >= 10**9:
-        return f"{n_bytes / 1e9:,.2f} GB"
-    if n_bytes >= 10**6:
-        return f"{n_bytes / 1e6:,.2f} MB"
-    if n_bytes >= 10**3:
-        return f"{n_bytes / 1e3:,.1f} kB"
-    return f"{n_bytes} B"
-
 
 # ---- the page's data -----------------------------------------------------------------------
 
@@ -69,6 +47,14 @@ class Row:
     where: str = ""
     block: str = ""
     is_output: bool = False
+    row_id: str = ""  # the element id of the row
+    path: str = ""  # for a scope row: its dotted scope path
+    parent: str = ""  # the dotted path of the scope the row sits in ("" at the top)
+    element: str = ""  # the diagram element that draws this layer
+    collapsed_element: str = ""  # ... in the diagram with repeated blocks collapsed
+    statement: str = ""  # the spec line, for the tooltip
+    elements: int = 0  # numel of the output, to sort by shape
+    rf_value: float = 0.0  # the receptive field as a number, to sort by ("global" sorts last)
 
 
 @dataclass
@@ -154,7 +140,8 @@ def _rows(analysis: Any, fields: dict[str, ReceptiveField], index: dict[str, int
     inp = graph.input
     anchor, where = _where(inp.span, index, files)
     rows.append(Row("layer", 0, inp.name, "", inp.name, "input", "", fmt_shape(inp.shape), rf="1",
-                    rf_title="the input itself", anchor=anchor, where=where))
+                    rf_title="the input itself", anchor=anchor, where=where, row_id=f"layer-{inp.name}",
+                    statement=_statement(inp.span), elements=numel(inp.shape), rf_value=1.0))
     seen: set[tuple[str, ...]] = set()
     for cost in analysis.layers:
         node = graph.node(cost.name)
@@ -167,7 +154,8 @@ def _rows(analysis: Any, fields: dict[str, ReceptiveField], index: dict[str, int
                 f_anchor, f_where = _where(frame.span, index, files) if frame.span is not None else ("", "")
                 rows.append(Row("scope", depth, ".".join(path), "", frame.name, block=frame.block or "",
                                 params=p, macs=m, pct=100.0 * m / total_macs, elementwise=e,
-                                anchor=f_anchor, where=f_where))
+                                anchor=f_anchor, where=f_where, row_id=scope_id(path), path=".".join(path),
+                                parent=".".join(path[:-1]), statement=_statement(frame.span)))
         depth = len(node.scope)
         prefix = ".".join(f.name for f in node.scope)
         local = node.name[len(prefix) + 1:] if prefix and node.name.startswith(prefix + ".") else node.name
@@ -177,8 +165,28 @@ def _rows(analysis: Any, fields: dict[str, ReceptiveField], index: dict[str, int
             "layer", depth, node.name, prefix, local, node.op, describe_attrs(node), fmt_shape(node.shape),
             cost.params, cost.macs, 100.0 * cost.macs / total_macs, cost.elementwise,
             rf.describe(), _rf_title(rf), anchor, where, is_output=node.name in outputs,
+            row_id=f"layer-{node.name}", parent=prefix, statement=_statement(node.span),
+            elements=numel(node.shape), rf_value=_rf_value(rf),
         ))
     return rows
+
+
+def _rf_value(rf: ReceptiveField) -> float:
+    if rf.covers_whole_input:
+        return 1e15
+    return float(max(rf.size)) if rf.size else 1.0
+
+
+def scope_id(path: tuple[str, ...]) -> str:
+    return "scope-" + ".".join(path)
+
+
+def _statement(span: Any) -> str:
+    """The spec line a span starts on, stripped (a tooltip)."""
+    if span is None:
+        return ""
+    lines = span.source.text.splitlines()
+    return lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
 
 
 # ---- how our numbers compare ----------------------------------------------------------
@@ -267,26 +275,86 @@ def _environment() -> jinja2.Environment:
     return _env
 
 
-def _clean_svg(svg: str) -> str:
-    """Inline-ready SVG: no XML prolog, DOCTYPE, comments or namespace URLs (HTML needs none)."""
+def _clean_svg(svg: str, prefix: str = "g-") -> str:
+    """Inline-ready SVG: no XML prolog, DOCTYPE, comments or namespace URLs (HTML needs none).
+
+    Graphviz numbers its own elements (graph0, clust1, edge1, a_node1); those ids get
+    `prefix` so that two diagrams can share a page. Ids we set already start with it.
+    """
     start = svg.find("<svg")
     svg = svg[start:] if start >= 0 else svg
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
+    own = prefix.replace("-", "&#45;")
+    svg = re.sub(r'\bid="(?!' + re.escape(own) + "|" + re.escape(prefix) + r')([^"]*)"', lambda m: f'id="{prefix}x-{m.group(1)}"', svg)
     return svg.strip()
 
 
-def render_report(analysis: Any, source_text: str, source_name: str, svg: str | None, notes: list[str]) -> str:
-    """The whole report as one HTML string: summary, per-layer table, conventions, diagram, source.
+@dataclass(frozen=True)
+class Warning:
+    """One entry of the report's warnings box."""
 
-    `svg` is the graph diagram (from `netspec.report.dot.render_svg`) or None, in which case
-    the page says why, taking the reason from a note that starts with "diagram skipped" if any.
+    message: str
+    where: str  # file:line
+    anchor: str  # the source line's element id
+    row: str  # the table row's element id, or ""
+
+
+def _warnings(analysis: Any, index: dict[str, int], files: list[SourceFile]) -> list[Warning]:
+    """Dropped values (from elaboration) and border pixels lost to floor division."""
+    graph = analysis.graph
+    found = []
+    for diagnostic in getattr(graph, "warnings", ()):
+        span = getattr(diagnostic, "span", None)
+        anchor, where = _where(span, index, files) if span is not None else ("", "")
+        found.append(Warning(str(getattr(diagnostic, "message", diagnostic)), where, anchor, ""))
+    for loss in border_losses(graph):
+        anchor, where = _where(graph.node(loss.node).span, index, files)
+        found.append(Warning(loss.message, where, anchor, f"layer-{loss.node}"))
+    return found
+
+
+def _diagram_context(drawn: Any) -> dict:
+    """The diagram's SVGs (ids made unique per SVG) and the element each row links to."""
+    if drawn is None:
+        return {"svg": None, "collapsed_svg": None, "element_of": {}, "collapsed_element_of": {}, "runs": 0}
+    if isinstance(drawn, str):
+        return {"svg": _clean_svg(drawn, "g-"), "collapsed_svg": None, "element_of": {}, "collapsed_element_of": {},
+                "runs": 0}
+    return {
+        "svg": _clean_svg(drawn.svg, "g-"),
+        "collapsed_svg": _clean_svg(drawn.collapsed_svg, "c-") if drawn.collapsed_svg else None,
+        "element_of": drawn.element_of,
+        "collapsed_element_of": drawn.collapsed_element_of,
+        "runs": drawn.collapsed_runs,
+    }
+
+
+def render_report(
+    analysis: Any,
+    source_text: str,
+    source_name: str,
+    svg: Any,
+    notes: list[str],
+    convolutionized: Any = None,
+) -> str:
+    """The whole report as one HTML string: summary, charts, per-layer table, diagram, conventions, source.
+
+    `svg` is the graph diagram: a `netspec.report.dot.Diagram`, bare SVG text, or None, in
+    which case the page says why, taking the reason from a note that starts with
+    "diagram skipped" if any. `convolutionized` is handed to the template partial
+    `convolutionized.html.j2` (when that partial exists) as `convolutionized`.
     """
     graph = analysis.graph
     t = analysis.totals
     fields = getattr(analysis, "receptive_fields", None) or receptive_fields(graph)
     files, index = _sources(analysis, source_text, source_name)
     rows = _rows(analysis, fields, index, files)
+    drawing = _diagram_context(svg)
+    for row in rows:
+        if row.kind == "layer":
+            row.element = drawing["element_of"].get(row.name, "")
+            row.collapsed_element = drawing["collapsed_element_of"].get(row.name, "")
 
     outputs = []
     for out in graph.outputs:
@@ -301,9 +369,8 @@ def render_report(analysis: Any, source_text: str, source_name: str, svg: str | 
 
     diagram_notes = [n for n in notes if n.lower().startswith("diagram skipped")]
     other_notes = [n for n in notes if n not in diagram_notes]
-    skipped = None if svg is not None else (diagram_notes[0] if diagram_notes else MISSING_DOT)
-
-    warnings = [str(getattr(w, "message", w)) for w in getattr(graph, "warnings", ())]
+    skipped = None if drawing["svg"] is not None else (diagram_notes[0] if diagram_notes else MISSING_DOT)
+    memory = memory_profile(analysis)
 
     context = {
         "name": analysis.name,
@@ -319,15 +386,38 @@ def render_report(analysis: Any, source_text: str, source_name: str, svg: str | 
         "buffer_bytes": t.buffers * BYTES_PER_ELEMENT,
         "rows": rows,
         "layer_count": len(analysis.layers),
+        "collapse_by_default": len(analysis.layers) > COLLAPSE_OVER,
         "max_pct": max((r.pct for r in rows if r.kind == "layer"), default=0.0) or 1.0,
         "comparison": _comparison(analysis),
-        "svg": _clean_svg(svg) if svg is not None else None,
+        "charts": {
+            "cost": cost_chart(analysis),
+            "memory": memory_chart(memory),
+            "receptive": receptive_field_chart(analysis, fields),
+        },
+        "memory": memory,
+        "svg": drawing["svg"],
+        "collapsed_svg": drawing["collapsed_svg"],
+        "repeat_runs": drawing["runs"],
+        "legend": families_drawn(analysis),
+        "wirings": [
+            {**w, "svg": _clean_svg(w["svg"], f"w{k}-") if w["svg"] else None} for k, w in enumerate(wiring_diagrams(graph))
+        ],
         "skipped": skipped,
         "notes": other_notes,
-        "warnings": warnings,
+        "warnings": _warnings(analysis, index, files),
+        "convolutionized": convolutionized,
+        "page_data": json_for_script({"network": analysis.name, "source": source_name,
+                                      "collapse": len(analysis.layers) > COLLAPSE_OVER}),
         "files": [{"index": f.index, "name": f.name, "lines": [_highlight(l) for l in f.lines]} for f in files],
     }
     return _environment().get_template("report.html.j2").render(**context)
+
+
+def json_for_script(value: Any) -> str:
+    """JSON that is safe inside a <script> element: no '<', '>' or '&' can end it or open a comment."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace(
+        "\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 __all__ = ["render_report", "human", "exact", "megabytes"]

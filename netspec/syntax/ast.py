@@ -159,6 +159,7 @@ class Merge:
     branches: tuple[tuple["Stmt", ...], ...]
     branch_spans: tuple[Span, ...]
     span: Span
+    inline: tuple[bool, ...] = ()  # per branch: `inline branch:` opens no scope of its own
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,16 @@ class If:
     span: Span
 
 
-Stmt = Union[Chain, Assign, Output, Repeat, Residual, Merge, If]
+@dataclass(frozen=True)
+class Sequential:
+    """`sequential NAME:` a naming scope whose unnamed items are named 0, 1, 2, ... in order."""
+
+    name: str | None
+    body: tuple["Stmt", ...]
+    span: Span
+
+
+Stmt = Union[Chain, Assign, Output, Repeat, Residual, Merge, If, Sequential]
 
 # ---- top level ------------------------------------------------------------------
 
@@ -187,6 +197,7 @@ class BlockDef:
     params: tuple[Param, ...]
     body: tuple[Stmt, ...]
     span: Span  # the header line
+    kind: str = "block"  # "block", "sequential" (items numbered from 0) or "inline" (no scope of its own)
 
 
 @dataclass(frozen=True)

@@ -126,9 +126,12 @@ class _ToAst(Transformer):
         return ast.InputDecl(children[0], self._span(meta))
 
     def block_def(self, meta, children):
-        head, params, body = children
+        kind, head, params, body = children
         header = Span(self.source, head.line, head.column, head.line, head.end_column - 1)  # the name, without '('
-        return ast.BlockDef(str(head)[:-1], params or (), body, header)
+        return ast.BlockDef(str(head)[:-1], params or (), body, header, kind or "block")
+
+    def block_kind(self, meta, children):
+        return str(children[0])
 
     def params(self, meta, children):
         return tuple(c for c in children if c is not None)
@@ -198,10 +201,21 @@ class _ToAst(Transformer):
 
     def merge_stmt(self, meta, children):
         merger, *branches = children
-        return ast.Merge(merger, tuple(b[0] for b in branches), tuple(b[1] for b in branches), self._span(meta))
+        return ast.Merge(
+            merger, tuple(b[0] for b in branches), tuple(b[1] for b in branches), self._span(meta),
+            tuple(b[2] for b in branches),
+        )
 
     def branch(self, meta, children):
-        return (children[0], self._span(meta))
+        inline, body = children
+        return (body, self._span(meta), inline is not None)
+
+    def inline(self, meta, children):
+        return True
+
+    def sequential_stmt(self, meta, children):
+        name, body = children
+        return ast.Sequential(str(name) if name else None, body, self._span(meta))
 
     def if_stmt(self, meta, children):
         condition, then, *elifs, otherwise = children

@@ -1,0 +1,1 @@
+"""Spec generators: programs that write ordinary .net specs (randomly wired networks, torch imports)."""
