@@ -84,6 +84,38 @@ class Window:
     dilation: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A tensor autograd keeps for backward that is neither an input nor the output of the op.
+
+    `elements` per sample (or per batch when `per_sample` is false, e.g. batchnorm's
+    per-channel statistics); `itemsize` in bytes, or None for the activation dtype.
+    """
+
+    what: str  # "mask", "indices", "statistics", "copy of the input"
+    elements: int
+    itemsize: int | None = None
+    per_sample: bool = True
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What autograd saves from one op for the backward pass, parameters aside."""
+
+    inputs: tuple[int, ...] = ()  # indices of the inputs kept (their storage, not a copy)
+    output: bool = False  # the output is kept
+    extra: tuple[Kept, ...] = ()
+
+    @property
+    def nothing(self) -> bool:
+        return not self.inputs and not self.output and not self.extra
+
+
+SAVES_NOTHING = Saved()
+SAVES_INPUT = Saved(inputs=(0,))
+SAVES_OUTPUT = Saved(output=True)
+
+
 # ---- value checking ---------------------------------------------------------------
 
 
@@ -249,6 +281,30 @@ class OpDef:
     def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window | None:
         """Sliding-window geometry, or None for ops that keep the spatial grid."""
         return None
+
+    # ---- memory: what autograd keeps, what shares storage, what may run in place
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        """What autograd keeps for backward when the op runs in training mode (in place or not)."""
+        return SAVES_INPUT
+
+    def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        """True if the output may be a view of, or the very tensor of, input 0 (in any mode).
+
+        Such an op allocates nothing; writing into its output writes into its input.
+        """
+        return False
+
+    def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
+        """The input the op's in-place form overwrites, or None if it has no in-place form.
+
+        Whether a node may actually run in place is decided in one place only:
+        `netspec.ir.liveness`.
+        """
+        return None
+
+    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        """Source of the in-place variant of `module` (only for ops with an `inplace_operand`)."""
+        raise NotImplementedError(f"'{self.name}' has no in-place form")
 
     # ---- torch
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:

@@ -3,7 +3,22 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, CollapseError, OpDef, OpError, Shape, Window, compact, need_spatial, numel, per_axis
+from netspec.ops.base import (
+    SAVES_INPUT,
+    Attr,
+    Attrs,
+    CollapseError,
+    Kept,
+    OpDef,
+    OpError,
+    Saved,
+    Shape,
+    Window,
+    compact,
+    need_spatial,
+    numel,
+    per_axis,
+)
 from netspec.ops.registry import register
 
 PADDING_WORDS = ("same", "valid")
@@ -100,6 +115,15 @@ class Conv(OpDef):
 
     def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window:
         return Window(a["kernel"], a["stride"], a["pad"], a["dilation"])
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        # padding='same' with an odd total padding: torch pads one extra row/column first
+        # and convolves (and keeps) that padded copy instead of the input.
+        odd = tuple(d * (k - 1) % 2 for k, d in zip(a["kernel"], a["dilation"]))
+        if a["pad_torch"] == "'same'" and any(odd):
+            padded = (inputs[0][0], *(n + o for n, o in zip(inputs[0][1:], odd)))
+            return Saved(extra=(Kept("padded copy of the input", numel(padded)),))
+        return SAVES_INPUT
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         rank = len(inputs[0]) - 1

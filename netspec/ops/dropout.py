@@ -3,8 +3,18 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, Shape, need_spatial
+from netspec.ops.base import SAVES_NOTHING, Attr, Attrs, Kept, OpDef, Saved, Shape, need_spatial, numel
 from netspec.ops.registry import register
+
+
+def _kept_mask(p: float, elements: int) -> Saved:
+    """torch multiplies by a scaled random mask of the input's dtype and keeps the mask;
+    p = 0 returns the input untouched, p = 1 multiplies by a zero scalar."""
+    if p == 0:
+        return SAVES_NOTHING
+    if p == 1:
+        return Saved(extra=(Kept("zero", 1, per_sample=False),))
+    return Saved(extra=(Kept("mask", elements),))
 
 
 class Dropout(OpDef):
@@ -12,6 +22,18 @@ class Dropout(OpDef):
     family = "dropout"
     summary = "Zero elements with probability p while training: `dropout [p=0.5]`."
     attrs = (Attr("p", "prob", 0.5, positional=True), Attr("inplace", "bool", False))
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return _kept_mask(a["p"], numel(inputs[0]))
+
+    def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        return True  # in eval mode the module returns its input tensor itself
+
+    def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
+        return 0
+
+    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return f"nn.Dropout(p={a['p']!r}, inplace=True)"
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         inplace = ", inplace=True" if a["inplace"] else ""
@@ -26,6 +48,12 @@ class ChannelDropout(OpDef):
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         need_spatial(inputs, self.name)
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return _kept_mask(a["p"], inputs[0][0])  # one scaled keep-or-drop per channel
+
+    def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        return True  # in eval mode the module returns its input tensor itself
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"nn.Dropout{len(inputs[0]) - 1}d(p={a['p']!r})"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, format_shape, numel
+from netspec.ops.base import SAVES_NOTHING, Attr, Attrs, Kept, OpDef, OpError, Saved, Shape, format_shape, numel
 from netspec.ops.registry import register
 
 
@@ -39,7 +39,29 @@ class Add(_ElementwiseMerge):
     name = "add"
     class_name = "Add"
     summary = "Element-wise sum of two or more values of one shape (residual connections)."
-    helper = _fold_helper("Add", "+", "Element-wise sum")
+    helper = '''
+class Add(nn.Module):
+    """Element-wise sum of its inputs; with inplace=True the sum is written into the first."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out.add_(x) if self.inplace else out + x
+        return out
+'''
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return SAVES_NOTHING
+
+    def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
+        return 0  # shapes are equal, so the sum fits in the first operand
+
+    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+        return "Add(inplace=True)"
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         for index, shape in enumerate(inputs[1:], start=1):
@@ -54,6 +76,14 @@ class Mul(_ElementwiseMerge):
     class_name = "Mul"
     summary = "Element-wise product with broadcasting (a C×1×1 gate times C×H×W, as in squeeze-and-excitation)."
     helper = _fold_helper("Mul", "*", "Element-wise product (broadcasting)")
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        # each factor's gradient needs the others; folding three or more keeps the partial products
+        partial, kept = inputs[0], []
+        for shape in inputs[1:-1]:
+            partial = tuple(max(x, y) for x, y in zip(partial, shape))
+            kept.append(Kept("partial product", numel(partial)))
+        return Saved(inputs=tuple(range(len(inputs))), extra=tuple(kept))
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         out = inputs[0]
@@ -115,6 +145,12 @@ class WeightedSum(nn.Module):
         per_element = 2 * len(inputs) - 1 if a["learned"] else len(inputs)
         return numel(output) * per_element
 
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        if not a["learned"]:
+            return SAVES_NOTHING  # stack then mean: backward needs only sizes
+        # each w_i·x_i keeps x_i (for w_i's gradient) and sigmoid(w) (for x_i's and w's)
+        return Saved(inputs=tuple(range(len(inputs))), extra=(Kept("sigmoid of the weights", len(inputs), per_sample=False),))
+
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"WeightedSum({len(inputs)})" if a["learned"] else f"WeightedSum({len(inputs)}, learned=False)"
 
@@ -157,6 +193,9 @@ class Concat(nn.Module):
                     inputs=(0, index),
                 )
 
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return SAVES_NOTHING  # backward slices the gradient; the output is a fresh copy
+
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         axis = a["axis"]
         total = sum(s[axis] for s in inputs)
@@ -193,6 +232,12 @@ class Chunk(nn.Module):
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (inputs[0][0] // a["parts"], *inputs[0][1:])
 
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return SAVES_NOTHING
+
+    def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        return True  # a slice of the channels is a view
+
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"Chunk({a['parts']}, {a['index']})"
 
@@ -226,6 +271,12 @@ class Split(nn.Module):
 
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (a["sizes"][a["index"]], *inputs[0][1:])
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return SAVES_NOTHING
+
+    def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        return True  # a slice of the channels is a view
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"Split({a['sizes']}, {a['index']})"

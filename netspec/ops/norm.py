@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, numel
+from netspec.ops.base import Attr, Attrs, Kept, OpDef, OpError, Saved, Shape, numel
 from netspec.ops.registry import register
 
 
@@ -25,6 +25,10 @@ class BatchNorm(OpDef):
 
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return 2 * numel(output)  # one multiply and one add per element once folded
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        # the batch mean and inverse std per channel, kept in float32
+        return Saved(inputs=(0,), extra=(Kept("statistics", 2 * inputs[0][0], itemsize=4, per_sample=False),))
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         rank = max(1, len(inputs[0]) - 1)
@@ -50,6 +54,9 @@ class LayerNorm(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return 2 * numel(output)
 
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return Saved(inputs=(0,), extra=(Kept("statistics", 2),))  # mean and 1/std of each sample
+
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         shape = list(inputs[0])
         extra = "" if a["eps"] == 1e-5 else f", eps={a['eps']!r}"
@@ -72,6 +79,9 @@ class GroupNorm(OpDef):
 
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return 2 * numel(output)
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return Saved(inputs=(0,), extra=(Kept("statistics", 2 * a["groups"]),))  # mean and 1/std per group
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         extra = "" if a["eps"] == 1e-5 else f", eps={a['eps']!r}"
@@ -96,6 +106,19 @@ class LocalResponseNorm(OpDef):
 
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output) * (a["size"] + 3)
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        # torch composes it: x², zero-padded across channels and averaged (keeps the padded
+        # squares), ·alpha + k (kept by pow), ^beta (kept by the division), x / that (keeps x).
+        c, spatial = inputs[0][0], numel(inputs[0][1:])
+        return Saved(
+            inputs=(0,),
+            extra=(
+                Kept("padded squares", (c + a["size"] - 1) * spatial),
+                Kept("scaled sum", c * spatial),
+                Kept("divisor", c * spatial),
+            ),
+        )
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}, beta={a['beta']!r}, k={a['k']!r})"

@@ -4,7 +4,23 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, CollapseError, OpDef, OpError, Shape, Window, compact, need_spatial, per_axis
+from netspec.ops.base import (
+    SAVES_INPUT,
+    SAVES_NOTHING,
+    Attr,
+    Attrs,
+    CollapseError,
+    Kept,
+    OpDef,
+    OpError,
+    Saved,
+    Shape,
+    Window,
+    compact,
+    need_spatial,
+    numel,
+    per_axis,
+)
 from netspec.ops.conv import axis_names, collapse_message
 from netspec.ops.registry import register
 
@@ -69,6 +85,9 @@ class MaxPool(_WindowPool):
     name = "maxpool"
     summary = "Max pooling: `maxpool kernel [stride=kernel] [pad=] [ceil=]`."
 
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return Saved(inputs=(0,), extra=(Kept("indices", numel(output), itemsize=8),))  # int64 argmax
+
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"nn.MaxPool{len(inputs[0]) - 1}d({', '.join(self.torch_args(a))})"
 
@@ -114,6 +133,12 @@ class _AdaptivePool(OpDef):
         kernels = tuple(widest(n, o) for n, o in zip(spatial, a["size"]))
         strides = tuple(max(1, n // o) for n, o in zip(spatial, a["size"]))
         return Window(kernels, strides, (0,) * len(kernels), (1,) * len(kernels))
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        if self.kind == "Max":
+            return Saved(inputs=(0,), extra=(Kept("indices", numel(output), itemsize=8),))  # int64 argmax
+        # torch computes one cell per axis as a mean, whose backward needs only the sizes
+        return SAVES_NOTHING if set(a["size"]) == {1} else SAVES_INPUT
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return f"nn.Adaptive{self.kind}Pool{len(inputs[0]) - 1}d({compact(a['size'])})"

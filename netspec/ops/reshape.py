@@ -3,13 +3,42 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, Window, compact, format_shape, need_spatial, numel, per_axis
+from netspec.ops.base import (
+    SAVES_NOTHING,
+    Attr,
+    Attrs,
+    OpDef,
+    OpError,
+    Saved,
+    Shape,
+    Window,
+    compact,
+    format_shape,
+    need_spatial,
+    numel,
+    per_axis,
+)
 from netspec.ops.registry import register
 
 
-class Flatten(OpDef):
-    name = "flatten"
+class _Rearrangement(OpDef):
+    """An op that only moves elements: its backward needs no tensor, only sizes."""
+
     family = "reshape"
+
+    def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
+        return SAVES_NOTHING
+
+
+class _View(_Rearrangement):
+    """A rearrangement torch returns as a view of its input: no storage of its own."""
+
+    def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
+        return True
+
+
+class Flatten(_View):
+    name = "flatten"
     summary = "Flatten every per-sample axis into one: C×H×W → C·H·W."
 
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
@@ -19,9 +48,8 @@ class Flatten(OpDef):
         return "nn.Flatten()"
 
 
-class Reshape(OpDef):
+class Reshape(_View):
     name = "reshape"
-    family = "reshape"
     summary = "Reshape the per-sample tensor: `reshape (64, 7, 7)` or `reshape 64x7x7`; one axis may be -1."
     attrs = (Attr("shape", "any", positional=True),)
 
@@ -53,18 +81,16 @@ class Reshape(OpDef):
         return unflatten if len(inputs[0]) == 1 else f"nn.Sequential(nn.Flatten(), {unflatten})"
 
 
-class Identity(OpDef):
+class Identity(_View):
     name = "identity"
-    family = "reshape"
     summary = "Pass the input through unchanged (an empty branch)."
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
         return "nn.Identity()"
 
 
-class ZeroPad(OpDef):
+class ZeroPad(_Rearrangement):
     name = "zeropad"
-    family = "reshape"
     summary = "Pad with zeros: `zeropad 1` (every side), `zeropad 1x2` (per axis)."
     attrs = (Attr("pad", "any", positional=True),)
 
@@ -84,9 +110,8 @@ class ZeroPad(OpDef):
         return f"nn.ZeroPad{len(a['pad'])}d({compact(sides)})"
 
 
-class Upsample(OpDef):
+class Upsample(_Rearrangement):
     name = "upsample"
-    family = "reshape"
     summary = "Upsample by an integer factor: `upsample 2 [mode=nearest|linear]` (linear picks bi-/trilinear)."
     attrs = (Attr("scale", "any", positional=True), Attr("mode", "choice", "nearest", choices=("nearest", "linear")))
 
@@ -108,9 +133,8 @@ class Upsample(OpDef):
         return f"nn.Upsample(scale_factor={scale}, mode='{mode}', align_corners=False)"
 
 
-class ChannelShuffle(OpDef):
+class ChannelShuffle(_Rearrangement):
     name = "channel_shuffle"
-    family = "reshape"
     summary = "Interleave channels across groups (ShuffleNet): `channel_shuffle groups`."
     attrs = (Attr("groups", "pos_int", positional=True),)
 
