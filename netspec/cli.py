@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netspec", description="Compile network specs into checked, costed PyTorch modules.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def conversion_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--dense", action="store_true",
+                         help="drop a global average pool before the classifier: output a class map at the feature stride")
+        sub.add_argument("--keep-adaptive", action="store_true",
+                         help="keep adaptive pools that are not the identity at the reference input instead of refusing them")
+
     def common(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("spec", help="a .net spec file, or - to read the spec from standard input")
         sub.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
@@ -82,7 +88,20 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="write the PyTorch module and the HTML report")
     common(build)
     build.add_argument("-o", "--output", metavar="DIR", help="write both files here (default: build/ and reports/)")
+    build.add_argument("--convolutionize", action="store_true",
+                       help="build the fully convolutional variant (NAME_fcn: its spec, module and report)")
+    conversion_options(build)
     build.set_defaults(run=_build)
+
+    convolutionize = commands.add_parser(
+        "convolutionize", help="write the fully convolutional form of a classifier as a spec",
+        description="Turn a classifier into a fully convolutional network: linear layers become convolutions "
+        "(weights carry over), and the result slides over inputs larger than the reference.",
+    )
+    common(convolutionize)
+    convolutionize.add_argument("-o", "--output", metavar="OUT.net", help="write the spec here (default: print it)")
+    conversion_options(convolutionize)
+    convolutionize.set_defaults(run=_convolutionize)
 
     randwire = commands.add_parser(
         "randwire", help="write the spec of a randomly wired network (Xie et al., 2019)",
@@ -187,23 +206,36 @@ def _build(args) -> int:
     report_dir = Path(args.output) if args.output else Path("reports")
     check_output_folder(module_dir)
     check_output_folder(report_dir)
-    analysis = _analyze(args)
+    converted = None
+    if args.convolutionize:
+        converted = _convert(args)
+        analysis = converted.analysis
+        spec_path = module_dir / f"{analysis.name}.net"
+        source_text, source_name = converted.text, str(spec_path)
+    else:
+        analysis = _analyze(args)
+        source_text, source_name = args.spec_text, args.spec if args.spec != STDIN else "<stdin>"
     from netspec.compiler.codegen import generate
     from netspec.report import write_report_text
 
     source_code = generate(analysis.graph)
-    report_html, notes = write_report_text(analysis, args.spec_text, args.spec if args.spec != STDIN else "<stdin>")
+    report_html, notes = write_report_text(analysis, source_text, source_name, convolutionized=converted)
+    files = {module_dir / f"{analysis.name}.py": source_code, report_dir / f"{analysis.name}.html": report_html}
+    if converted is not None:
+        files[spec_path] = converted.text
     # Everything is produced before anything is written, then written together or not at all.
-    module_path, report_path = write_together(
-        {module_dir / f"{analysis.name}.py": source_code, report_dir / f"{analysis.name}.html": report_html}
-    )
+    module_path, report_path, *_ = write_together(files)
     totals = analysis.totals
     outputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in analysis.outputs.items())
     print(f"{analysis.name}: input {format_shape(analysis.input_shape)} → {outputs}")
     print(f"  parameters  {totals.params:>18,}  ({_human(totals.params)})")
     print(f"  MACs        {totals.macs:>18,}  ({_human(totals.macs)} multiply-accumulates per sample; FLOPs ≈ 2 × MACs)")
+    if converted is not None:
+        print(f"  spec        {spec_path}")
     print(f"  module      {module_path}")
     print(f"  report      {report_path}")
+    if converted is not None:
+        print(conversion_summary(converted, indent="  "))
     for note in notes:
         print(f"  note: {note}")
     print(f"  done in {time.perf_counter() - started:.2f} s")
@@ -228,6 +260,59 @@ def _randwire(args) -> int:
     (path,) = write_together({Path(args.output): text})
     print(f"{path}: {config.network_name}, {config.regime} regime, seed {config.seed}")
     return EXIT_OK
+
+
+def _convert(args):
+    from netspec.compiler.convolutionize_analysis import convolutionize_spec
+
+    path = Path(args.spec)
+    if not path.is_file():
+        reason = "it is a directory" if path.is_dir() else "no such file"
+        raise UsageError(f"cannot read '{args.spec}': {reason}")
+    return convolutionize_spec(path, _overrides(args.set), dense=args.dense, keep_adaptive=args.keep_adaptive,
+                               allow_outside=args.allow_outside_imports, shown_as=args.spec)
+
+
+def _convolutionize(args) -> int:
+    from netspec.compiler.outputs import write_together
+
+    if args.output:
+        check_output = Path(args.output)
+        if check_output.is_dir():
+            raise UsageError(f"cannot write '{args.output}': it is a folder; give a file name such as OUT.net")
+    converted = _convert(args)
+    if not args.output:
+        for change in converted.plan.changes:
+            if change.after.startswith("removed") and "pool" in change.before:
+                print(f"note: {change.describe()}", file=sys.stderr)
+        sys.stdout.write(converted.text)
+        return EXIT_OK
+    (written,) = write_together({Path(args.output): converted.text})
+    print(f"{converted.plan.original.name} → {converted.name}: written to {written}")
+    print(conversion_summary(converted, indent="  "))
+    return EXIT_OK
+
+
+def conversion_summary(converted, indent: str = "") -> str:
+    """What changed, the output stride, the cells' receptive field, and dense vs sliding-window cost."""
+    lines = ["changed layers:"]
+    lines += [f"  {change.describe()}" for change in converted.plan.changes]
+    field = converted.field
+    start = ", ".join(str(s) for s in field.start)
+    lines.append(
+        f"output stride {'x'.join(map(str, converted.stride))} px; each output cell sees "
+        f"{'x'.join(map(str, field.size))} px of the input, cell (0, 0) starting at ({start})"
+    )
+    rows = [("input", "dense output", "dense MACs", "windows", "MACs on every window", "ratio")]
+    for run in converted.runs:
+        rows.append((format_shape(run.input_shape), format_shape(run.output_shape), _human(run.dense_macs),
+                     str(run.windows), _human(run.windows_macs), f"{run.ratio:.2f}x"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])] + [c.rjust(w) for c, w in zip(row[2:], widths[2:])]
+        lines.append("  ".join(cells))
+    lines.append("windows = output cells: the original run once per cell on its window (at the output stride); MACs = multiply-accumulates")
+    return "\n".join(indent + line for line in lines)
 
 
 def _ops(args) -> int:

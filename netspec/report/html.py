@@ -330,6 +330,15 @@ def _diagram_context(drawn: Any) -> dict:
     }
 
 
+def _convolutionized(converted: Any) -> dict | None:
+    """The context of the convolutionized section (netspec/report/convolutionize.py), or None."""
+    if converted is None:
+        return None
+    from netspec.report.convolutionize import convolutionize_context
+
+    return convolutionize_context(converted)
+
+
 def render_report(
     analysis: Any,
     source_text: str,
@@ -405,7 +414,7 @@ def render_report(
         "skipped": skipped,
         "notes": other_notes,
         "warnings": _warnings(analysis, index, files),
-        "convolutionized": convolutionized,
+        "convolutionized": _convolutionized(convolutionized),
         "page_data": json_for_script({"network": analysis.name, "source": source_name,
                                       "collapse": len(analysis.layers) > COLLAPSE_OVER}),
         "files": [{"index": f.index, "name": f.name, "lines": [_highlight(l) for l in f.lines]} for f in files],
