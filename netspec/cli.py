@@ -192,7 +192,7 @@ def _check(args) -> int:
 def _summary(args) -> int:
     analysis = _analyze(args)
     if args.format == "json":
-        print(json.dumps(analysis.as_dict(), indent=2))
+        print(json.dumps(analysis.as_dict(), indent=2, allow_nan=False))
     else:
         print(summary_table(analysis))
     return EXIT_OK

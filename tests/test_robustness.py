@@ -168,6 +168,12 @@ def test_deep_expressions_point_at_their_line():
     assert (diagnostic.span.line, diagnostic.code) == (4, "limit")
 
 
+def test_a_very_long_sum_points_at_its_line():
+    """4,000 terms nest 4,000 deep: too deep for the parser's tree walk or for the evaluator."""
+    diagnostic = only(error_of(HEAD + "relu\nconv " + "+".join(["1"] * 4000) + " 3x3\n"))
+    assert (diagnostic.span.line, diagnostic.code) == (4, "limit")
+
+
 def test_deep_block_call_chains_point_at_a_call():
     blocks = "".join(f"block b{i}():\n    b{i + 1}()\n" for i in range(MAX_NESTING + 20))
     blocks += f"block b{MAX_NESTING + 20}():\n    relu\n"

@@ -40,6 +40,23 @@ def point(source: Source, line: int, column: int, width: int = 1) -> Span:
     return Span(source, line, column, line, column + width)
 
 
+def too_deep(source: Source, tree) -> SpecSyntaxError:
+    """The parse tree is too deep to turn into an AST: point at its deepest place (found
+    without recursion), not at the top of the file."""
+    deepest, where, stack = -1, (1, 1), [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Token):
+            if depth > deepest and node.line is not None:
+                deepest, where = depth, (node.line, node.column)
+            continue
+        stack.extend((child, depth + 1) for child in getattr(node, "children", ()) if child is not None)
+    return SpecSyntaxError(
+        "the spec nests too deeply to process: this expression is too deep; split it up",
+        point(source, *where), code="limit",
+    )
+
+
 def syntax_error(source: Source, error: UnexpectedInput) -> SpecSyntaxError:
     line, column = max(error.line, 1), max(error.column, 1)
     token = getattr(error, "token", None)

@@ -9,7 +9,7 @@ from lark.indenter import DedentError, Indenter
 
 from netspec.errors import Source, Span, SpecSyntaxError
 from netspec.syntax import ast
-from netspec.syntax.messages import point, syntax_error
+from netspec.syntax.messages import point, syntax_error, too_deep
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "grammar.lark"
 
@@ -67,9 +67,7 @@ def parse(text: str, name: str = "<spec>") -> ast.Spec:
     try:
         return _ToAst(source).transform(tree)
     except RecursionError:
-        raise SpecSyntaxError(
-            "the spec nests too deeply to process: an expression is too deep", point(source, 1, 1)
-        ) from None
+        raise too_deep(source, tree) from None
 
 
 def parse_file(path: str | Path, shown_as: str | None = None) -> ast.Spec:
