@@ -218,7 +218,7 @@ def _build(args) -> int:
     from netspec.compiler.codegen import generate
     from netspec.report import write_report_text
 
-    source_code = generate(analysis.graph)
+    source_code = generate(analysis.graph).source
     report_html, notes = write_report_text(analysis, source_text, source_name, convolutionized=converted)
     files = {module_dir / f"{analysis.name}.py": source_code, report_dir / f"{analysis.name}.html": report_html}
     if converted is not None:

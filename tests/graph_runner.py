@@ -41,8 +41,8 @@ class GraphRunner(nn.Module):
         for node in graph.layers():
             shapes = graph.input_shapes(node)
             op = node.opdef
-            source = op.inplace_module(node.attrs, shapes) if node.name in self.inplace else op.module(node.attrs, shapes)
-            self.layers[_key(node.name)] = eval(source, _namespace(op))
+            build = op.inplace_module(node.attrs, shapes) if node.name in self.inplace else op.module(node.attrs, shapes)
+            self.layers[_key(node.name)] = eval(build.render(), _namespace(op))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         values = {self.graph.input.name: x}
@@ -50,7 +50,8 @@ class GraphRunner(nn.Module):
             warnings.simplefilter("ignore")
             for node in self.graph.layers():
                 args = [values[i] for i in node.inputs]
-                values[node.name] = self.layers[_key(node.name)](*args)
+                layer = self.layers[_key(node.name)]
+                values[node.name] = layer(args) if node.opdef.arity is None else layer(*args)  # merges take a list
         return [values[o.node] for o in self.graph.outputs]
 
 

@@ -112,7 +112,7 @@ def test_ops_with_an_in_place_form_provide_its_module():
     for node in graph.layers():
         shapes = graph.input_shapes(node)
         if node.opdef.inplace_operand(node.attrs, shapes) is not None:
-            assert "inplace=True" in node.opdef.inplace_module(node.attrs, shapes)
+            assert "inplace=True" in node.opdef.inplace_module(node.attrs, shapes).render()
 
 
 # ---- torch as the oracle -------------------------------------------------------------------------

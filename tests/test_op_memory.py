@@ -101,7 +101,7 @@ def test_in_place_form_overwrites_its_operand_and_saves_what_it_declares(name, r
     attrs = op.prepare(raw, shapes)
     out_shape = op.infer(attrs, shapes)
     operand = op.inplace_operand(attrs, shapes)
-    module = eval(op.inplace_module(attrs, shapes), build.__globals__["namespace"](op))
+    module = eval(op.inplace_module(attrs, shapes).render(), build.__globals__["namespace"](op))
     xs = inputs_for(shapes)
     target = storage_of(xs[operand])
     found, y = saved_by_torch(module, op, attrs, xs)

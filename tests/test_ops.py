@@ -190,7 +190,7 @@ def namespace(op) -> dict[str, Any]:
 
 
 def build(op, attrs, shapes) -> nn.Module:
-    return eval(op.module(attrs, shapes), namespace(op))
+    return eval(op.module(attrs, shapes).render(), namespace(op))
 
 
 def run(op, attrs, module: nn.Module, xs: list[torch.Tensor]) -> torch.Tensor:

@@ -33,16 +33,16 @@ def test_weighted_sum_is_sigmoid_weighted():
     shapes = [(2, 3, 3)] * 3
     namespace = {"nn": torch.nn, "torch": torch}
     exec(op.helper, namespace)
-    module = eval(op.module(op.prepare({}, shapes), shapes), namespace)
+    module = eval(op.module(op.prepare({}, shapes), shapes).render(), namespace)
     with torch.no_grad():
         module.weight.copy_(torch.tensor([-1.0, 0.0, 2.0]))
     xs = [torch.randn(4, *s) for s in shapes]
     expected = sum(x / (1 + math.exp(-w)) for x, w in zip(xs, (-1.0, 0.0, 2.0)))
-    torch.testing.assert_close(module(*xs), expected)
+    torch.testing.assert_close(module(xs), expected)
 
-    mean = eval(op.module(op.prepare({"learned": False}, shapes), shapes), namespace)
+    mean = eval(op.module(op.prepare({"learned": False}, shapes), shapes).render(), namespace)
     assert list(mean.parameters()) == []
-    torch.testing.assert_close(mean(*xs), (xs[0] + xs[1] + xs[2]) / 3)
+    torch.testing.assert_close(mean(xs), (xs[0] + xs[1] + xs[2]) / 3)
 
 
 def test_small_regime_matches_table_2(small_ws):

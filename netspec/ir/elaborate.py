@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from netspec.errors import DiagnosticSink, LimitError, NetspecError, Note, Span, SpecError, did_you_mean
 from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
+from netspec.ir.module_names import legal_module_names
 from netspec.ir.naming import finalize_names
 from netspec.ir.values import MAX_INTEGER, MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
 from netspec.ops import all_ops, lookup
@@ -82,7 +83,7 @@ class Elaborator:
             outputs.append(Output(current.node.split(".")[0], current.node, spec.span))
         if self.sink.errors:
             return None
-        nodes, outputs = finalize_names(self.nodes, outputs, self.counters)
+        nodes, outputs = legal_module_names(*finalize_names(self.nodes, outputs, self.counters))
         return Graph(network.name, tuple(params.items()), tuple(nodes), tuple(outputs), network.span)
 
     def _network_params(self, network: ast.NetworkDecl, overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,18 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from netspec.ops.base import SAVES_INPUT, SAVES_OUTPUT, Attr, Attrs, Kept, OpDef, Saved, Shape, numel
+from netspec.ops.base import (
+    SAVES_INPUT,
+    SAVES_OUTPUT,
+    Attr,
+    Attrs,
+    Constructor,
+    Kept,
+    OpDef,
+    Saved,
+    Shape,
+    numel,
+)
 from netspec.ops.registry import register
 
 
@@ -48,17 +59,13 @@ class Activation(OpDef):
     def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
         return 0 if "inplace" in a else None
 
-    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         return self.module(Attrs(tuple((k, True if k == "inplace" else v) for k, v in a.items())), inputs)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        parts = []
-        for attr in self.attrs:
-            value = a[attr.name]
-            if value != attr.default:
-                torch_name = self.torch_names.get(attr.name, attr.name)
-                parts.append(f"{torch_name}={value!r}")
-        return f"nn.{self.torch_class}({', '.join(parts)})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        kwargs = {self.torch_names.get(attr.name, attr.name): a[attr.name] for attr in self.attrs}
+        defaults = {self.torch_names.get(attr.name, attr.name): attr.default for attr in self.attrs}
+        return Constructor.of(f"nn.{self.torch_class}", defaults=defaults, **kwargs)
 
 
 class PReLU(OpDef):
@@ -73,17 +80,16 @@ class PReLU(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         count = inputs[0][0] if a["per_channel"] else 1
-        init = "" if a["init"] == 0.25 else f", init={a['init']!r}"
-        return f"nn.PReLU({count}{init})"
+        return Constructor.of("nn.PReLU", count) if a["init"] == 0.25 else Constructor.of("nn.PReLU", count, init=a["init"])
 
 
 class Softmax(Activation):
     """softmax / log_softmax over the channel axis (dim 1 with the batch)."""
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.{self.torch_class}(dim=1)"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(f"nn.{self.torch_class}", dim=1)
 
 
 INPLACE = Attr("inplace", "bool", False)

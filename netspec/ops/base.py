@@ -85,6 +85,58 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Expr:
+    """A piece of Python source standing for a value (a constructor parameter such as `4 * planes`)."""
+
+    source: str
+
+
+def render_value(value: Any) -> str:
+    """A constructor argument as Python source: literals through repr(), tuples element-wise."""
+    if isinstance(value, (Expr, Constructor)):
+        return value.source if isinstance(value, Expr) else value.render()
+    if isinstance(value, tuple):
+        inner = ", ".join(render_value(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(render_value(v) for v in value) + "]"
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class Constructor:
+    """How to build a torch module, as data: a callee and its arguments, never source text.
+
+    `callee` is a name the generated file can resolve (`nn.Conv2d`, a helper such as
+    `Concat`, or a generated class). Arguments are literals (int, float, bool, str, None,
+    tuples), nested Constructors (`nn.Sequential(...)`) or `Expr` placeholders. Keyword
+    arguments listed in `defaults` are always present (so two convolutions have the same
+    keywords whatever their values) but are not written while they hold the default.
+    """
+
+    callee: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    defaults: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, callee: str, *args: Any, defaults: dict[str, Any] | None = None, **kwargs: Any) -> "Constructor":
+        return cls(callee, tuple(args), tuple(kwargs.items()), tuple((defaults or {}).items()))
+
+    def written_kwargs(self) -> list[tuple[str, Any]]:
+        """The keyword arguments the source shows: those not at their default."""
+        defaults = dict(self.defaults)
+        return [
+            (k, v) for k, v in self.kwargs
+            if k not in defaults or isinstance(v, Expr) or type(v) is not type(defaults[k]) or v != defaults[k]
+        ]
+
+    def render(self) -> str:
+        parts = [render_value(v) for v in self.args] + [f"{k}={render_value(v)}" for k, v in self.written_kwargs()]
+        return f"{self.callee}({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
 class Kept:
     """A tensor autograd keeps for backward that is neither an input nor the output of the op.
 
@@ -302,16 +354,17 @@ class OpDef:
         """
         return None
 
-    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        """Source of the in-place variant of `module` (only for ops with an `inplace_operand`)."""
+    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        """The in-place variant of `module` (only for ops with an `inplace_operand`)."""
         raise NotImplementedError(f"'{self.name}' has no in-place form")
 
     # ---- torch
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        """Python source constructing the nn.Module for this node (names from `torch.nn as nn`)."""
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        """How to construct the nn.Module for this node (callees named from `torch.nn as nn`)."""
         raise NotImplementedError
 
     def forward(self, a: Attrs, module: str, args: Sequence[str]) -> str:
+        """Python source calling the module on its inputs (source expressions)."""
         return f"{module}({', '.join(args)})"
 
 
@@ -333,20 +386,11 @@ def numel(shape: Sequence[int]) -> int:
     return math.prod(shape)
 
 
-def compact(values: tuple[int, ...]) -> str:
+def compact(values: tuple[int, ...]) -> int | tuple[int, ...]:
     """3 for (3, 3), (1, 7) otherwise: how torchvision writes kernel sizes."""
     if len(set(values)) == 1:
-        return str(values[0])
-    return "(" + ", ".join(str(v) for v in values) + ")"
-
-
-def torch_kwargs(**pairs: Any) -> str:
-    out = []
-    for key, value in pairs.items():
-        if isinstance(value, tuple):
-            value = compact(value)
-        out.append(f"{key}={value}")
-    return ", ".join(out)
+        return values[0]
+    return tuple(values)
 
 
 def need_spatial(inputs: Sequence[Shape], op: str, ranks: tuple[int, ...] = (1, 2, 3)) -> int:

@@ -8,6 +8,7 @@ from netspec.ops.base import (
     Attr,
     Attrs,
     CollapseError,
+    Constructor,
     Kept,
     OpDef,
     OpError,
@@ -22,6 +23,7 @@ from netspec.ops.base import (
 from netspec.ops.registry import register
 
 PADDING_WORDS = ("same", "valid")
+CONV_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True}  # torch's
 
 
 def spatial_out(size: int, kernel: int, stride: int, pad: int, dilation: int, axis: str) -> int:
@@ -51,14 +53,14 @@ def resolve_padding(value: Any, rank: int, kernel: tuple[int, ...], dilation: tu
     """`pad=` as an int, per-axis ints, `same` or `valid` → (per-axis ints, torch spelling)."""
     word = getattr(value, "name", value)
     if word == "valid":
-        return (0,) * rank, "'valid'"
+        return (0,) * rank, "valid"
     if word == "same":
         if any(s != 1 for s in stride):
             raise OpError("pad=same needs stride 1 (as in PyTorch); give the padding as numbers", "pad")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         if any(t % 2 for t in totals):
             # PyTorch pads the extra element on the far side; the output size is unchanged.
-            return tuple(t // 2 for t in totals), "'same'"
+            return tuple(t // 2 for t in totals), "same"
         return tuple(t // 2 for t in totals), compact(tuple(t // 2 for t in totals))
     if isinstance(value, str):
         raise OpError(f"pad must be a number, per-axis numbers, same or valid; got '{value}'", "pad")
@@ -94,7 +96,7 @@ class Conv(OpDef):
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         spatial = inputs[0][1:]
         names = axis_names(len(spatial))
-        if a["pad_torch"] == "'same'":
+        if a["pad_torch"] == "same":
             return (a["channels"], *spatial)
         out = tuple(
             spatial_out(n, k, s, p, d, axis)
@@ -120,25 +122,19 @@ class Conv(OpDef):
         # padding='same' with an odd total padding: torch pads one extra row/column first
         # and convolves (and keeps) that padded copy instead of the input.
         odd = tuple(d * (k - 1) % 2 for k, d in zip(a["kernel"], a["dilation"]))
-        if a["pad_torch"] == "'same'" and any(odd):
+        if a["pad_torch"] == "same" and any(odd):
             padded = (inputs[0][0], *(n + o for n, o in zip(inputs[0][1:], odd)))
             return Saved(extra=(Kept("padded copy of the input", numel(padded)),))
         return SAVES_INPUT
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         rank = len(inputs[0]) - 1
-        parts = [str(inputs[0][0]), str(a["channels"]), f"kernel_size={compact(a['kernel'])}"]
-        if set(a["stride"]) != {1}:
-            parts.append(f"stride={compact(a['stride'])}")
-        if a["pad_torch"] not in ("0", "'valid'"):
-            parts.append(f"padding={a['pad_torch']}")
-        if set(a["dilation"]) != {1}:
-            parts.append(f"dilation={compact(a['dilation'])}")
-        if a["groups"] != 1:
-            parts.append(f"groups={a['groups']}")
-        if not a["bias"]:
-            parts.append("bias=False")
-        return f"nn.Conv{rank}d({', '.join(parts)})"
+        padding = 0 if a["pad_torch"] == "valid" else a["pad_torch"]
+        return Constructor.of(
+            f"nn.Conv{rank}d", inputs[0][0], a["channels"], kernel_size=compact(a["kernel"]),
+            stride=compact(a["stride"]), padding=padding, dilation=compact(a["dilation"]), groups=a["groups"], bias=a["bias"],
+            defaults=CONV_DEFAULTS,
+        )
 
 
 class ConvTranspose(OpDef):
@@ -189,19 +185,14 @@ class ConvTranspose(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output) if a["bias"] else 0
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         rank = len(inputs[0]) - 1
-        parts = [str(inputs[0][0]), str(a["channels"]), f"kernel_size={compact(a['kernel'])}"]
-        for key, torch_key, neutral in (
-            ("stride", "stride", 1), ("pad", "padding", 0), ("output_pad", "output_padding", 0), ("dilation", "dilation", 1)
-        ):
-            if set(a[key]) != {neutral}:
-                parts.append(f"{torch_key}={compact(a[key])}")
-        if a["groups"] != 1:
-            parts.append(f"groups={a['groups']}")
-        if not a["bias"]:
-            parts.append("bias=False")
-        return f"nn.ConvTranspose{rank}d({', '.join(parts)})"
+        return Constructor.of(
+            f"nn.ConvTranspose{rank}d", inputs[0][0], a["channels"], kernel_size=compact(a["kernel"]),
+            stride=compact(a["stride"]), padding=compact(a["pad"]), output_padding=compact(a["output_pad"]),
+            groups=a["groups"], bias=a["bias"], dilation=compact(a["dilation"]),
+            defaults={**CONV_DEFAULTS, "output_padding": 0},
+        )
 
 
 register(Conv())

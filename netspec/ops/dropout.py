@@ -3,7 +3,18 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import SAVES_NOTHING, Attr, Attrs, Kept, OpDef, Saved, Shape, need_spatial, numel
+from netspec.ops.base import (
+    SAVES_NOTHING,
+    Attr,
+    Attrs,
+    Constructor,
+    Kept,
+    OpDef,
+    Saved,
+    Shape,
+    need_spatial,
+    numel,
+)
 from netspec.ops.registry import register
 
 
@@ -32,12 +43,11 @@ class Dropout(OpDef):
     def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
         return 0
 
-    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.Dropout(p={a['p']!r}, inplace=True)"
+    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Dropout", p=a["p"], inplace=True, defaults={"inplace": False})
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        inplace = ", inplace=True" if a["inplace"] else ""
-        return f"nn.Dropout(p={a['p']!r}{inplace})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Dropout", p=a["p"], inplace=a["inplace"], defaults={"inplace": False})
 
 
 class ChannelDropout(OpDef):
@@ -55,8 +65,8 @@ class ChannelDropout(OpDef):
     def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
         return True  # in eval mode the module returns its input tensor itself
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.Dropout{len(inputs[0]) - 1}d(p={a['p']!r})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(f"nn.Dropout{len(inputs[0]) - 1}d", p=a["p"])
 
 
 register(Dropout())

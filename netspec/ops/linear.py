@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, OpDef, OpError, Shape, format_shape
+from netspec.ops.base import Attr, Attrs, Constructor, OpDef, OpError, Shape, format_shape
 from netspec.ops.registry import register
 
 
@@ -29,9 +29,8 @@ class Linear(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return a["features"] if a["bias"] else 0
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        bias = "" if a["bias"] else ", bias=False"
-        return f"nn.Linear({inputs[0][0]}, {a['features']}{bias})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Linear", inputs[0][0], a["features"], bias=a["bias"], defaults={"bias": True})
 
 
 register(Linear())

@@ -3,17 +3,29 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import SAVES_NOTHING, Attr, Attrs, Kept, OpDef, OpError, Saved, Shape, format_shape, numel
+from netspec.ops.base import (
+    SAVES_NOTHING,
+    Attr,
+    Attrs,
+    Constructor,
+    Kept,
+    OpDef,
+    OpError,
+    Saved,
+    Shape,
+    format_shape,
+    numel,
+)
 from netspec.ops.registry import register
 
 
 def _fold_helper(class_name: str, operator: str, what: str) -> str:
-    """Source of a generated module that folds its inputs with one Python operator."""
+    """Source of a generated module that folds a list of inputs with one Python operator."""
     return f'''
 class {class_name}(nn.Module):
-    """{what} of its inputs."""
+    """{what} of a list of inputs."""
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         out = xs[0]
         for x in xs[1:]:
             out = out {operator} x
@@ -21,7 +33,14 @@ class {class_name}(nn.Module):
 '''
 
 
-class _ElementwiseMerge(OpDef):
+class _ListInput:
+    """Merges take their inputs as one list, so the module has a fixed signature (TorchScript)."""
+
+    def forward(self, a: Attrs, module: str, args: Sequence[str]) -> str:
+        return f"{module}([{', '.join(args)}])"
+
+
+class _ElementwiseMerge(_ListInput, OpDef):
     """Shared by add and mul: inputs folded element by element; one op per element and extra input."""
 
     family = "merge"
@@ -31,8 +50,8 @@ class _ElementwiseMerge(OpDef):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output) * (len(inputs) - 1)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"{self.class_name}()"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(self.class_name)
 
 
 class Add(_ElementwiseMerge):
@@ -41,13 +60,13 @@ class Add(_ElementwiseMerge):
     summary = "Element-wise sum of two or more values of one shape (residual connections)."
     helper = '''
 class Add(nn.Module):
-    """Element-wise sum of its inputs; with inplace=True the sum is written into the first."""
+    """Element-wise sum of a list of inputs; with inplace=True the sum is written into the first."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         out = xs[0]
         for x in xs[1:]:
             out = out.add_(x) if self.inplace else out + x
@@ -60,8 +79,11 @@ class Add(nn.Module):
     def inplace_operand(self, a: Attrs, inputs: Sequence[Shape]) -> int | None:
         return 0  # shapes are equal, so the sum fits in the first operand
 
-    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return "Add(inplace=True)"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Add", inplace=False, defaults={"inplace": False})
+
+    def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Add", inplace=True, defaults={"inplace": False})
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         for index, shape in enumerate(inputs[1:], start=1):
@@ -100,7 +122,7 @@ class Mul(_ElementwiseMerge):
         return a["shape"]
 
 
-class WeightedSum(OpDef):
+class WeightedSum(_ListInput, OpDef):
     """A randomly wired network's node aggregation (Xie et al., 2019): Σ sigmoid(w_i)·x_i."""
 
     name = "weighted_sum"
@@ -115,12 +137,12 @@ class WeightedSum(OpDef):
 class WeightedSum(nn.Module):
     """Sum of the inputs weighted by sigmoid(w), one learned w per input; the mean if not learned."""
 
-    def __init__(self, inputs, learned=True):
+    def __init__(self, inputs: int, learned: bool = True):
         super().__init__()
         self.inputs = inputs
         self.weight = nn.Parameter(torch.zeros(inputs)) if learned else None
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         if self.weight is None:
             return torch.stack(xs).mean(0)
         w = torch.sigmoid(self.weight)
@@ -151,11 +173,11 @@ class WeightedSum(nn.Module):
         # each w_i·x_i keeps x_i (for w_i's gradient) and sigmoid(w) (for x_i's and w's)
         return Saved(inputs=tuple(range(len(inputs))), extra=(Kept("sigmoid of the weights", len(inputs), per_sample=False),))
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"WeightedSum({len(inputs)})" if a["learned"] else f"WeightedSum({len(inputs)}, learned=False)"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("WeightedSum", len(inputs), learned=a["learned"], defaults={"learned": True})
 
 
-class Concat(OpDef):
+class Concat(_ListInput, OpDef):
     name = "concat"
     family = "merge"
     arity = None
@@ -163,13 +185,13 @@ class Concat(OpDef):
     attrs = (Attr("axis", "nonneg_int", 0, doc="per-sample axis; 0 = channels"),)
     helper = '''
 class Concat(nn.Module):
-    """Concatenation of its inputs along one dimension."""
+    """Concatenation of a list of inputs along one dimension."""
 
-    def __init__(self, dim=1):
+    def __init__(self, dim: int = 1):
         super().__init__()
         self.dim = dim
 
-    def forward(self, *xs):
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(xs, self.dim)
 '''
 
@@ -201,8 +223,8 @@ class Concat(nn.Module):
         total = sum(s[axis] for s in inputs)
         return inputs[0][:axis] + (total,) + inputs[0][axis + 1 :]
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return "Concat()" if a["axis"] == 0 else f"Concat({a['axis'] + 1})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Concat") if a["axis"] == 0 else Constructor.of("Concat", a["axis"] + 1)
 
 
 class Chunk(OpDef):
@@ -214,11 +236,11 @@ class Chunk(OpDef):
 class Chunk(nn.Module):
     """One of `parts` equal slices of the channels."""
 
-    def __init__(self, parts, index):
+    def __init__(self, parts: int, index: int):
         super().__init__()
         self.parts, self.index = parts, index
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.chunk(self.parts, 1)[self.index]
 '''
 
@@ -238,8 +260,8 @@ class Chunk(nn.Module):
     def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
         return True  # a slice of the channels is a view
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"Chunk({a['parts']}, {a['index']})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Chunk", a["parts"], a["index"])
 
 
 class Split(OpDef):
@@ -251,11 +273,11 @@ class Split(OpDef):
 class Split(nn.Module):
     """One slice of the channels, cut at the given sizes."""
 
-    def __init__(self, sizes, index):
+    def __init__(self, sizes: tuple[int, ...], index: int):
         super().__init__()
         self.sizes, self.index = list(sizes), index
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.split(self.sizes, 1)[self.index]
 '''
 
@@ -278,8 +300,8 @@ class Split(nn.Module):
     def aliases_input(self, a: Attrs, inputs: Sequence[Shape]) -> bool:
         return True  # a slice of the channels is a view
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"Split({a['sizes']}, {a['index']})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("Split", a["sizes"], a["index"])
 
 
 for _op in (Add(), Mul(), WeightedSum(), Concat(), Chunk(), Split()):

@@ -3,7 +3,17 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from netspec.ops.base import Attr, Attrs, Kept, OpDef, OpError, Saved, Shape, numel
+from netspec.ops.base import (
+    Attr,
+    Attrs,
+    Constructor,
+    Kept,
+    OpDef,
+    OpError,
+    Saved,
+    Shape,
+    numel,
+)
 from netspec.ops.registry import register
 
 
@@ -30,16 +40,12 @@ class BatchNorm(OpDef):
         # the batch mean and inverse std per channel, kept in float32
         return Saved(inputs=(0,), extra=(Kept("statistics", 2 * inputs[0][0], itemsize=4, per_sample=False),))
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         rank = max(1, len(inputs[0]) - 1)
-        parts = [str(inputs[0][0])]
-        if a["eps"] != 1e-5:
-            parts.append(f"eps={a['eps']!r}")
-        if a["momentum"] != 0.1:
-            parts.append(f"momentum={a['momentum']!r}")
-        if not a["affine"]:
-            parts.append("affine=False")
-        return f"nn.BatchNorm{rank}d({', '.join(parts)})"
+        return Constructor.of(
+            f"nn.BatchNorm{rank}d", inputs[0][0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"],
+            defaults={"eps": 1e-5, "momentum": 0.1, "affine": True},
+        )
 
 
 class LayerNorm(OpDef):
@@ -57,11 +63,11 @@ class LayerNorm(OpDef):
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
         return Saved(inputs=(0,), extra=(Kept("statistics", 2),))  # mean and 1/std of each sample
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        shape = list(inputs[0])
-        extra = "" if a["eps"] == 1e-5 else f", eps={a['eps']!r}"
-        extra += "" if a["affine"] else ", elementwise_affine=False"
-        return f"nn.LayerNorm({shape}{extra})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        kwargs: dict[str, Any] = {} if a["eps"] == 1e-5 else {"eps": a["eps"]}
+        if not a["affine"]:
+            kwargs["elementwise_affine"] = False
+        return Constructor.of("nn.LayerNorm", tuple(inputs[0]), **kwargs)
 
 
 class GroupNorm(OpDef):
@@ -83,10 +89,11 @@ class GroupNorm(OpDef):
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
         return Saved(inputs=(0,), extra=(Kept("statistics", 2 * a["groups"]),))  # mean and 1/std per group
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        extra = "" if a["eps"] == 1e-5 else f", eps={a['eps']!r}"
-        extra += "" if a["affine"] else ", affine=False"
-        return f"nn.GroupNorm({a['groups']}, {inputs[0][0]}{extra})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        kwargs: dict[str, Any] = {} if a["eps"] == 1e-5 else {"eps": a["eps"]}
+        if not a["affine"]:
+            kwargs["affine"] = False
+        return Constructor.of("nn.GroupNorm", a["groups"], inputs[0][0], **kwargs)
 
 
 class LocalResponseNorm(OpDef):
@@ -120,8 +127,8 @@ class LocalResponseNorm(OpDef):
             ),
         )
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}, beta={a['beta']!r}, k={a['k']!r})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.LocalResponseNorm", a["size"], alpha=a["alpha"], beta=a["beta"], k=a["k"])
 
 
 for _op in (BatchNorm(), LayerNorm(), GroupNorm(), LocalResponseNorm()):

@@ -10,6 +10,7 @@ from netspec.ops.base import (
     Attr,
     Attrs,
     CollapseError,
+    Constructor,
     Kept,
     OpDef,
     OpError,
@@ -70,15 +71,13 @@ class _WindowPool(OpDef):
     def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window:
         return Window(a["kernel"], a["stride"], a["pad"], self.dilation(a))
 
-    def torch_args(self, a: Attrs) -> list[str]:
-        parts = [f"kernel_size={compact(a['kernel'])}"]
+    def torch_kwargs(self, a: Attrs) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"kernel_size": compact(a["kernel"])}
         if a["stride"] != a["kernel"]:
-            parts.append(f"stride={compact(a['stride'])}")
-        if set(a["pad"]) != {0}:
-            parts.append(f"padding={compact(a['pad'])}")
-        if a["ceil"]:
-            parts.append("ceil_mode=True")
-        return parts
+            kwargs["stride"] = compact(a["stride"])
+        kwargs["padding"] = compact(a["pad"])
+        kwargs["ceil_mode"] = a["ceil"]
+        return kwargs
 
 
 class MaxPool(_WindowPool):
@@ -88,8 +87,8 @@ class MaxPool(_WindowPool):
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
         return Saved(inputs=(0,), extra=(Kept("indices", numel(output), itemsize=8),))  # int64 argmax
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.MaxPool{len(inputs[0]) - 1}d({', '.join(self.torch_args(a))})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(f"nn.MaxPool{len(inputs[0]) - 1}d", **self.torch_kwargs(a), defaults={"padding": 0, "ceil_mode": False})
 
 
 class AvgPool(_WindowPool):
@@ -103,11 +102,9 @@ class AvgPool(_WindowPool):
         if len(inputs[0]) == 4 and any(n < k for n, k in zip(inputs[0][1:], v["kernel"])):
             raise OpError("a 3-d average pool needs an input at least as large as the kernel on every axis (a PyTorch rule)", "kernel")
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        parts = self.torch_args(a)
-        if not a["count_pad"]:
-            parts.append("count_include_pad=False")
-        return f"nn.AvgPool{len(inputs[0]) - 1}d({', '.join(parts)})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        kwargs = {**self.torch_kwargs(a), "count_include_pad": a["count_pad"]}
+        return Constructor.of(f"nn.AvgPool{len(inputs[0]) - 1}d", **kwargs, defaults={"padding": 0, "ceil_mode": False, "count_include_pad": True})
 
 
 class _AdaptivePool(OpDef):
@@ -140,8 +137,8 @@ class _AdaptivePool(OpDef):
         # torch computes one cell per axis as a mean, whose backward needs only the sizes
         return SAVES_NOTHING if set(a["size"]) == {1} else SAVES_INPUT
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.Adaptive{self.kind}Pool{len(inputs[0]) - 1}d({compact(a['size'])})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of(f"nn.Adaptive{self.kind}Pool{len(inputs[0]) - 1}d", compact(a["size"]))
 
 
 class AdaptiveAvgPool(_AdaptivePool):

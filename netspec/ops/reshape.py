@@ -7,6 +7,7 @@ from netspec.ops.base import (
     SAVES_NOTHING,
     Attr,
     Attrs,
+    Constructor,
     OpDef,
     OpError,
     Saved,
@@ -44,8 +45,8 @@ class Flatten(_View):
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return (numel(inputs[0]),)
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return "nn.Flatten()"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Flatten")
 
 
 class Reshape(_View):
@@ -76,17 +77,18 @@ class Reshape(_View):
     def infer(self, a: Attrs, inputs: Sequence[Shape]) -> Shape:
         return a["shape"]
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        unflatten = f"nn.Unflatten(1, {a['shape']})"
-        return unflatten if len(inputs[0]) == 1 else f"nn.Sequential(nn.Flatten(), {unflatten})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        shape = a["shape"] if isinstance(a["shape"], tuple) else (a["shape"],)
+        unflatten = Constructor.of("nn.Unflatten", 1, shape)
+        return unflatten if len(inputs[0]) == 1 else Constructor.of("nn.Sequential", Constructor.of("nn.Flatten"), unflatten)
 
 
 class Identity(_View):
     name = "identity"
     summary = "Pass the input through unchanged (an empty branch)."
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return "nn.Identity()"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.Identity")
 
 
 class ZeroPad(_Rearrangement):
@@ -104,10 +106,10 @@ class ZeroPad(_Rearrangement):
         ones = (1,) * len(a["pad"])
         return Window(ones, ones, a["pad"], ones)  # a 1x1 window over the padded input
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         # torch orders padding from the last axis: (left, right, top, bottom, front, back)
         sides = tuple(p for pad in reversed(a["pad"]) for p in (pad, pad))
-        return f"nn.ZeroPad{len(a['pad'])}d({compact(sides)})"
+        return Constructor.of(f"nn.ZeroPad{len(a['pad'])}d", compact(sides))
 
 
 class Upsample(_Rearrangement):
@@ -124,13 +126,13 @@ class Upsample(_Rearrangement):
     def elementwise(self, a: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         return numel(output) if a["mode"] == "linear" else 0
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         rank = len(inputs[0]) - 1
         scale = a["scale"][0] if len(set(a["scale"])) == 1 else tuple(float(s) for s in a["scale"])
         if a["mode"] == "nearest":
-            return f"nn.Upsample(scale_factor={scale}, mode='nearest')"
+            return Constructor.of("nn.Upsample", scale_factor=scale, mode="nearest")
         mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[rank]
-        return f"nn.Upsample(scale_factor={scale}, mode='{mode}', align_corners=False)"
+        return Constructor.of("nn.Upsample", scale_factor=scale, mode=mode, align_corners=False)
 
 
 class ChannelShuffle(_Rearrangement):
@@ -144,8 +146,8 @@ class ChannelShuffle(_Rearrangement):
         if inputs[0][0] % v["groups"]:
             raise OpError(f"groups={v['groups']} does not divide the {inputs[0][0]} channels", "groups")
 
-    def module(self, a: Attrs, inputs: Sequence[Shape]) -> str:
-        return f"nn.ChannelShuffle({a['groups']})"
+    def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
+        return Constructor.of("nn.ChannelShuffle", a["groups"])
 
 
 for _op in (Flatten(), Reshape(), Identity(), ZeroPad(), Upsample(), ChannelShuffle()):

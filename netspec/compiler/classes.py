@@ -1,0 +1,639 @@
+"""IR graph → class model: scopes, their members, and one class per block definition.
+
+A scope (block instance, named pipeline, branch, shortcut) holds members: layers and
+child scopes, in graph order. The instances of one block definition become one class.
+Values that differ between instances become constructor parameters named after the
+block's arguments (`planes`, `4 * planes`) or the input channels (`in_channels`); a
+member that only some instances have (a projection shortcut) becomes optional, built
+when a flag is true and `None` otherwise, as torchvision's `downsample`; a run of
+members made by one `repeat` becomes a loop. A scope that is not a block and is a plain
+chain becomes an inline `nn.Sequential`. Nothing here renders text (codegen.py does).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Union
+
+from netspec.compiler.names import RESERVED, Namespace, camel
+from netspec.errors import Span
+from netspec.ir.graph import Frame, Graph, Node
+from netspec.ops import all_ops
+from netspec.ops.base import Constructor, Expr, render_value
+
+Ref = tuple  # ("in", k) or ("out", unit index, output index)
+MULTIPLES = (2, 3, 4, 6, 8)
+LOOP_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?|)(\d+)")
+
+
+@dataclass(eq=False)
+class Scope:
+    """One scope of the network and what it holds, in graph order."""
+
+    frame: Frame | None
+    path: str
+    items: list = field(default_factory=list)  # Node | Scope
+    inputs: list[str] = field(default_factory=list)  # node names read from outside, first read first
+    outputs: list[str] = field(default_factory=list)  # node names read outside, or network outputs
+
+    def nodes(self):
+        for item in self.items:
+            if isinstance(item, Scope):
+                yield from item.nodes()
+            else:
+                yield item
+
+    def scopes(self):
+        """Every scope below this one, children before parents (post-order)."""
+        for item in self.items:
+            if isinstance(item, Scope):
+                yield from item.scopes()
+                yield item
+
+
+@dataclass(eq=False)
+class Member:
+    """One child module of a scope instance: a layer, or a child scope."""
+
+    key: str  # the module path segment (the spec's name)
+    build: Constructor
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    span: Span
+    node: Node | None = None
+    child: Scope | None = None
+
+
+@dataclass(eq=False)
+class Loop:
+    """Members made by one `repeat`: keys `prefix{start}`, `prefix{start + 1}`, ..., each reading the previous."""
+
+    prefix: str
+    start: int
+    members: list[Member]
+    first: list[Any]  # leaf values of the first iteration
+    step: list[Any]  # per leaf: the increase per iteration (0 for values that do not change)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return self.members[0].reads
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return self.members[-1].writes
+
+
+Unit = Union[Member, Loop]
+
+
+@dataclass
+class Entry:
+    """One member of a class, as the class builds it: constructor leaves are literals or `Expr`s."""
+
+    key: str  # member key, or the loop's key prefix
+    kind: str  # "layer", "scope" or "loop"
+    build: Constructor
+    reads: tuple[Ref, ...]
+    writes: int
+    span: Span
+    node: Node | None = None  # a representative layer, for the call syntax of its op
+    flag: str | None = None  # the parameter that switches an optional member on
+    loop_start: int = 0
+    loop_stop: str = ""  # source of range()'s stop
+    loop_index: str | None = None  # the iteration variable
+    loop_numeric: bool = False  # members numbered 0, 1, ... (no key prefix)
+    loop_uses_index: bool = False  # do the constructor's values read the iteration variable?
+
+
+@dataclass
+class ClassDef:
+    """One generated class: its members, parameters and the scopes it is used for."""
+
+    name: str
+    base: str  # "nn.Module" or "nn.Sequential"
+    entries: list[Entry]
+    params: list[str]  # constructor parameters, flags last
+    flags: list[str]
+    inputs: int
+    outputs: tuple[Ref, ...]
+    instances: list[Scope]
+    block: str | None
+    definition: Span
+    block_args: list[tuple[str, Any]]  # the block's arguments: a value when every instance has it, else None
+    is_root: bool = False
+
+
+@dataclass
+class Layout:
+    """A scope instance seen as a sequence of units with references between them."""
+
+    scope: Scope
+    units: list[Unit]
+    refs: list[tuple[Ref, ...]]
+    outputs: tuple[Ref, ...]
+
+    def signature(self) -> tuple:
+        return (tuple(unit_signature(u) for u in self.units), tuple(self.refs), self.outputs, len(self.scope.inputs))
+
+    def is_chain(self) -> bool:
+        if len(self.scope.inputs) != 1 or len(self.outputs) != 1 or not self.units:
+            return False
+        readers: dict[Ref, int] = {}
+        for refs in self.refs:
+            for r in refs:
+                readers[r] = readers.get(r, 0) + 1
+        for j, (unit, refs) in enumerate(zip(self.units, self.refs)):
+            expected = ("in", 0) if j == 0 else ("out", j - 1, 0)
+            if refs != (expected,) or len(unit.writes) != 1 or readers.get(expected) != 1:
+                return False
+        return self.outputs == (("out", len(self.units) - 1, 0),)
+
+
+# ---- values as data: leaves, skeletons, substitution -------------------------------------
+
+
+def leaves(value: Any) -> list[Any]:
+    """Every parameterizable value of a constructor, depth first; strings are structure, not values."""
+    if isinstance(value, Constructor):
+        return [leaf for v in (*value.args, *(v for _, v in value.kwargs)) for leaf in leaves(v)]
+    if isinstance(value, (tuple, list)) and any(isinstance(v, (Constructor, tuple, list, str)) for v in value) and _nested(value):
+        return [leaf for v in value for leaf in leaves(v)]
+    if isinstance(value, str):
+        return []
+    return [value]
+
+
+def _nested(value) -> bool:
+    return any(isinstance(v, Constructor) or (isinstance(v, (tuple, list)) and _nested(v)) for v in value)
+
+
+def skeleton(value: Any) -> Any:
+    if isinstance(value, Constructor):
+        return ("C", value.callee, tuple(skeleton(a) for a in value.args), tuple((k, skeleton(v)) for k, v in value.kwargs))
+    if isinstance(value, (tuple, list)) and _nested(value):
+        return ("T", tuple(skeleton(v) for v in value))
+    if isinstance(value, str):
+        return ("S", value)
+    return "_"
+
+
+def substitute(value: Any, replacements) -> Any:
+    """The constructor with its leaves replaced, in `leaves` order, from an iterator."""
+    if isinstance(value, Constructor):
+        args = tuple(substitute(v, replacements) for v in value.args)
+        kwargs = tuple((k, substitute(v, replacements)) for k, v in value.kwargs)
+        return replace(value, args=args, kwargs=kwargs)
+    if isinstance(value, (tuple, list)) and _nested(value):
+        return type(value)(substitute(v, replacements) for v in value)
+    if isinstance(value, str):
+        return value
+    return next(replacements)
+
+
+def leaf_labels(value: Any, prefix: str = "") -> list[str]:
+    """A readable label per leaf (the keyword it is passed as), for parameters nothing else names."""
+    if isinstance(value, Constructor):
+        labels = []
+        for k, v in enumerate(value.args):
+            labels += leaf_labels(v, prefix or f"arg{k + 1}")
+        for name, v in value.kwargs:
+            labels += leaf_labels(v, name)
+        return labels
+    if isinstance(value, (tuple, list)) and _nested(value):
+        return [label for v in value for label in leaf_labels(v, prefix)]
+    return [] if isinstance(value, str) else [prefix or "value"]
+
+
+def unit_signature(unit: Unit) -> tuple:
+    if isinstance(unit, Loop):
+        return ("loop", unit.prefix, unit.start, skeleton(unit.members[0].build))
+    kind = "layer" if unit.node is not None else "scope"
+    return (kind, unit.key, skeleton(unit.build), len(unit.writes), unit.node.op if unit.node else None)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same kind (True is not 1); a per-axis tuple equals its compact int."""
+    if isinstance(b, tuple) and b and len(set(b)) == 1 and not isinstance(a, tuple):
+        b = b[0]
+    return type(a) is type(b) and a == b
+
+
+# ---- the builder ------------------------------------------------------------------------------
+
+
+class ClassModel:
+    """Every class of the generated file, children before parents, and the root class's name."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.outputs = {o.node for o in graph.outputs}
+        self.file_names = Namespace()
+        self.root_name = self.file_names.create(camel(graph.name))  # reserved first: it is the API
+        self.helpers: dict[str, str] = {}
+        for op in sorted({n.op for n in graph.layers()}):
+            for helper in re.findall(r"^class (\w+)", all_ops()[op].helper, re.M):
+                self.helpers[helper] = self.file_names.create(helper)
+        self.classes: list[ClassDef] = []
+        self.calls: dict[int, Constructor] = {}  # id(scope) → how its parent builds it
+        self.root = self._scopes()
+
+    # ---- scope tree
+    def _scopes(self) -> Scope:
+        root = Scope(None, "")
+        found: dict[tuple[str, ...], Scope] = {(): root}
+        for node in self.graph.layers():
+            parent, names = root, ()
+            for frame in node.scope:
+                names = names + (frame.name,)
+                if names not in found:
+                    found[names] = Scope(frame, ".".join(names))
+                    parent.items.append(found[names])
+                parent = found[names]
+            parent.items.append(node)
+        consumers = {n.name: self.graph.consumers(n.name) for n in self.graph.nodes}
+        for scope in root.scopes():
+            inside = {n.name for n in scope.nodes()}
+            for node in scope.nodes():
+                for i in node.inputs:
+                    if i not in inside and i not in scope.inputs:
+                        scope.inputs.append(i)
+            scope.outputs = [
+                n.name for n in scope.nodes() if n.name in self.outputs or any(c not in inside for c in consumers[n.name])
+            ]
+        root.inputs = [self.graph.input.name]
+        root.outputs = [o.node for o in self.graph.outputs]
+        return root
+
+    def build(self) -> list[ClassDef]:
+        pending = list(self.root.scopes())
+        keys: dict[tuple, list[Scope]] = {}
+        for scope in pending:
+            keys.setdefault(self._key(scope), []).append(scope)
+        done: set[int] = set()
+        while pending:
+            progressed = False
+            for scope in pending:
+                if id(scope) in done:
+                    continue
+                key = self._key(scope)
+                group = keys[key] if key[0] != "inline" else [scope]
+                if not all(self._children_done(s, done) for s in group):
+                    continue
+                if key[0] == "inline":
+                    layout = self._layout(scope, loops=False)
+                    if layout.is_chain():
+                        self.calls[id(scope)] = self._sequential(layout)
+                    else:
+                        self._make_classes([scope], block=None)
+                else:
+                    self._make_classes(group, block=key[1] if key[0] == "block" else None)
+                done.update(id(s) for s in group)
+                progressed = True
+            assert progressed, "scope dependencies do not resolve"
+            pending = [s for s in pending if id(s) not in done]
+        self._make_classes([self.root], block=None, is_root=True)
+        return self.classes
+
+    def _key(self, scope: Scope) -> tuple:
+        if scope.frame.block is not None:
+            return ("block", scope.frame.block)
+        return ("inline", scope.path)
+
+    def _children_done(self, scope: Scope, done: set[int]) -> bool:
+        return all(id(s) in done for s in scope.scopes())
+
+    # ---- members and layouts
+    def _members(self, scope: Scope) -> list[Member]:
+        members = []
+        for item in scope.items:
+            if isinstance(item, Scope):
+                members.append(Member(item.frame.name, self.calls[id(item)], tuple(item.inputs), tuple(item.outputs), item.frame.span, child=item))
+            else:
+                build = self._rename_helpers(item.opdef.module(item.attrs, self.graph.input_shapes(item)))
+                members.append(Member(item.local_name, build, tuple(item.inputs), (item.name,), item.span, node=item))
+        return members
+
+    def _rename_helpers(self, build: Constructor) -> Constructor:
+        args = tuple(self._rename_helpers(a) if isinstance(a, Constructor) else a for a in build.args)
+        return replace(build, callee=self.helpers.get(build.callee, build.callee), args=args)
+
+    def _layout(self, scope: Scope, loops: bool) -> Layout:
+        members = self._members(scope)
+        units: list[Unit] = self._loops(members) if loops else list(members)
+        producer: dict[str, Ref] = {name: ("in", k) for k, name in enumerate(scope.inputs)}
+        refs = []
+        for j, unit in enumerate(units):
+            refs.append(tuple(producer[r] for r in unit.reads))
+            for o, name in enumerate(unit.writes):
+                producer[name] = ("out", j, o)
+        return Layout(scope, units, refs, tuple(producer[o] for o in scope.outputs))
+
+    def _loops(self, members: list[Member]) -> list[Unit]:
+        units: list[Unit] = []
+        j = 0
+        while j < len(members):
+            run = [members[j]]
+            while j + len(run) < len(members) and self._continues(run, members[j + len(run)]):
+                run.append(members[j + len(run)])
+            loop = self._as_loop(run) if len(run) > 1 else None
+            if loop is None:
+                units.append(members[j])
+                j += 1
+            else:
+                units.append(loop)
+                j += len(run)
+        return units
+
+    def _continues(self, run: list[Member], member: Member) -> bool:
+        last = run[-1]
+        if member.child is None or last.child is None or member.child.frame.block is None:
+            return False
+        same_call = member.child.frame.span == last.child.frame.span and member.build.callee == last.build.callee
+        chained = member.reads == last.writes and len(last.writes) == 1 and len(member.writes) == 1
+        inside = {n.name for n in member.child.nodes()}
+        only_next = set(self.graph.consumers(last.writes[0])) <= inside and last.writes[0] not in self.outputs
+        return same_call and chained and only_next and skeleton(member.build) == skeleton(last.build)
+
+    def _as_loop(self, run: list[Member]) -> Loop | None:
+        matches = [LOOP_KEY.fullmatch(m.key) for m in run]
+        if not all(matches) or len({m.group(1) for m in matches}) != 1:
+            return None
+        numbers = [int(m.group(2)) for m in matches]
+        if numbers != list(range(numbers[0], numbers[0] + len(run))) or any(m.group(2) != str(int(m.group(2))) for m in matches):
+            return None
+        values = [leaves(m.build) for m in run]
+        first, step = values[0], []
+        for p, v0 in enumerate(first):
+            column = [v[p] for v in values]
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in column):
+                d = column[1] - column[0]
+                if any(v != v0 + t * d for t, v in enumerate(column)):
+                    return None
+                step.append(d)
+            elif all(same_value(v, v0) for v in column):
+                step.append(0)
+            else:
+                return None
+        return Loop(matches[0].group(1), numbers[0], run, first, step)
+
+    def _sequential(self, layout: Layout) -> Constructor:
+        builds = [u.build for u in layout.units]
+        keys = [u.key for u in layout.units]
+        if keys == [str(k) for k in range(len(keys))]:
+            return Constructor("nn.Sequential", tuple(builds))
+        return Constructor("nn.Sequential", (Constructor("OrderedDict", ([(k, b) for k, b in zip(keys, builds)],)),))
+
+    # ---- classes
+    def _make_classes(self, scopes: list[Scope], block: str | None, is_root: bool = False) -> None:
+        layouts = [self._layout(s, loops=not is_root) for s in scopes]
+        while layouts:
+            merged, rest = self._merge(layouts)
+            full = merged[0][0]
+            has_loops = any(isinstance(u, Loop) for u in full.units)
+            optional = any(
+                kind == "none" and not isinstance(full.units[j], Loop) for _, mapping in merged for j, (kind, _) in enumerate(mapping)
+            )
+            chain = not is_root and not optional and all(layout.is_chain() for layout, _ in merged)
+            if has_loops and not chain:
+                # a loop needs nn.Sequential's forward; anywhere else its members stay unrolled
+                layouts = [self._layout(layout.scope, loops=False) for layout, _ in merged] + rest
+                continue
+            numeric = all(isinstance(u, Member) and u.key.isdigit() for u in full.units)
+            self._emit(merged, block, is_root, chain and (has_loops or numeric))
+            layouts = rest
+
+    def _merge(self, layouts: list[Layout]):
+        """The largest layout, and every other layout that aligns with it (missing optional members
+        or loop iterations): ([(layout, mapping onto the largest), ...], the layouts that do not)."""
+        full = max(layouts, key=lambda l: (len(l.units), sum(len(u.members) if isinstance(u, Loop) else 1 for u in l.units)))
+        merged: list = [(full, [("same", j) for j in range(len(full.units))])]
+        rest = []
+        for layout in layouts:
+            if layout is full:
+                continue
+            mapping = self._align(full, layout)
+            if mapping is None:
+                rest.append(layout)
+            else:
+                merged.append((layout, mapping))
+        return merged, rest
+
+    def _align(self, full: Layout, other: Layout):
+        if len(full.scope.inputs) != len(other.scope.inputs):
+            return None
+        mapping, g = [], 0
+        for unit in full.units:
+            candidate = other.units[g] if g < len(other.units) else None
+            if candidate is not None and unit_signature(candidate) == unit_signature(unit):
+                mapping.append(("same", g))
+                g += 1
+            elif isinstance(unit, Loop) and isinstance(candidate, Member) and candidate.child is not None and \
+                    candidate.key == f"{unit.prefix}{unit.start}" and skeleton(candidate.build) == skeleton(unit.members[0].build) and \
+                    candidate.child.frame.span == unit.members[0].child.frame.span:
+                mapping.append(("one", g))
+                g += 1
+            elif isinstance(unit, Loop) or (unit.child is not None and len(unit.reads) == 1 and len(unit.writes) == 1):
+                mapping.append(("none", None))  # a loop run zero times, or an optional part (a shortcut)
+            else:
+                return None
+        if g != len(other.units):
+            return None
+
+        def through(ref: Ref) -> Ref:
+            while ref[0] == "out" and mapping[ref[1]][0] == "none":
+                ref = full.refs[ref[1]][0]
+            return ref
+
+        where = {g: j for j, (kind, g) in enumerate(mapping) if kind != "none"}
+
+        def translated(ref: Ref) -> Ref:
+            return ref if ref[0] == "in" else ("out", where[ref[1]], ref[2])
+
+        for j, (kind, g) in enumerate(mapping):
+            if kind != "none" and tuple(through(r) for r in full.refs[j]) != tuple(translated(r) for r in other.refs[g]):
+                return None
+        if tuple(through(r) for r in full.outputs) != tuple(translated(r) for r in other.outputs):
+            return None
+        return mapping
+
+    def _emit(self, merged: list, block: str | None, is_root: bool, sequential: bool) -> None:
+        full: Layout = merged[0][0]
+        scopes = [layout.scope for layout, _ in merged]
+        frame = full.scope.frame
+        name = self.root_name if is_root else self.file_names.create(camel(block or re.sub(r"\d+$", "", frame.name) or "Group"))
+        params = Namespace(RESERVED, parent=self.file_names)
+        arg_order = [k for k, _ in frame.args] if frame is not None else []
+        args = [dict(s.frame.args) if s.frame is not None else {} for s in scopes]
+        in_channels = [self.graph.node(s.inputs[0]).shape[0] if s.inputs and self.graph.node(s.inputs[0]).shape else None for s in scopes]
+        namer = ColumnNamer(params, arg_order, args, in_channels)
+
+        def unit_of(layout_mapping, j):
+            layout, mapping = layout_mapping
+            kind, g = mapping[j]
+            return kind, (layout.units[g] if g is not None else None)
+
+        entries: list[Entry] = []
+        loop_index = params.create("i") if any(isinstance(u, Loop) for u in full.units) else None
+        for j, unit in enumerate(full.units):
+            present = [unit_of(lm, j) for lm in merged]
+            if isinstance(unit, Loop):
+                entries.append(self._loop_entry(unit, present, namer, loop_index, full.refs[j]))
+                continue
+            columns = list(zip(*[leaves(u.build) if u is not None else [None] * len(leaves(unit.build)) for _, u in present]))
+            labels = leaf_labels(unit.build)
+            exprs = iter([namer.name(list(col), f"{unit.key}_{label}") for col, label in zip(columns, labels)])
+            build = substitute(unit.build, exprs)
+            flag = None
+            if any(u is None for _, u in present):
+                flag = namer.flag(unit.key, [u is not None for _, u in present])
+            entries.append(Entry(unit.key, "layer" if unit.node else "scope", build, full.refs[j], len(unit.writes),
+                                 unit.span, unit.node, flag))
+        fixed = [
+            (k, v if k not in namer.used_args and all(same_value(a.get(k), v) for a in args) else None)
+            for k, v in (frame.args if frame is not None else ())
+        ]
+        definition = frame.definition if frame is not None and frame.definition else (frame.span if frame else self.graph.span)
+        cls = ClassDef(name, "nn.Sequential" if sequential else "nn.Module", entries, namer.params(), namer.flags(),
+                       len(full.scope.inputs), full.outputs, scopes, block, definition, fixed, is_root)
+        self.classes.append(cls)
+        for k, scope in enumerate(scopes):
+            values = tuple(namer.value(p, k) for p in namer.param_keys())
+            flags = tuple((namer.ident[f"flag:{f}"], namer.flag_values[f][k]) for f in namer.flag_keys())
+            self.calls[id(scope)] = Constructor(name, values, flags, tuple((flag, False) for flag, _ in flags))
+
+    def _loop_entry(self, unit: Loop, present, namer: "ColumnNamer", index: str, refs) -> Entry:
+        firsts, steps, counts = [], [], []
+        for kind, u in present:
+            if u is None:
+                firsts.append(None), steps.append(None), counts.append(0)
+            elif isinstance(u, Loop):
+                firsts.append(u.first), steps.append(u.step), counts.append(len(u.members))
+            else:
+                firsts.append(leaves(u.build)), steps.append(None), counts.append(1)
+        labels = leaf_labels(unit.members[0].build)
+        exprs, uses_index = [], False
+        k = index if unit.start == 0 else f"({index} - {unit.start})"
+        for p, label in enumerate(labels):
+            base = namer.name([f[p] if f else None for f in firsts], f"{unit.prefix}_{label}")
+            step_column = [s[p] if s else None for s in steps]
+            if all(s == 0 or s is None for s in step_column):
+                exprs.append(base)
+                continue
+            step = _source(namer.name(step_column, f"{unit.prefix}_{label}_step"))
+            uses_index = True
+            times = k if step == "1" else f"{k} * {step}"
+            exprs.append(Expr(f"{_source(base)} + {times}"))
+        build = substitute(unit.members[0].build, iter(exprs))
+        count = namer.count(counts, f"{unit.prefix or 'layers'}_count")
+        stop = count.plus(unit.start)
+        numeric = unit.prefix == ""
+        return Entry(unit.prefix, "loop", build, refs, 1, unit.members[0].span, None, None, unit.start, stop,
+                     index, numeric, uses_index)
+
+
+class Count:
+    """A loop count: a literal, or a block argument plus an offset (`blocks - 1`)."""
+
+    def __init__(self, literal: int | None = None, name: str | None = None, offset: int = 0):
+        self.literal, self.name, self.offset = literal, name, offset
+
+    def plus(self, start: int) -> str:
+        if self.name is None:
+            return str(self.literal + start)
+        total = self.offset + start
+        return self.name if total == 0 else f"{self.name} + {total}" if total > 0 else f"{self.name} - {-total}"
+
+
+class ColumnNamer:
+    """Names each column of values (one value per instance) as a literal or a parameter expression."""
+
+    def __init__(self, namespace: Namespace, arg_order: list[str], args: list[dict], in_channels: list):
+        self.namespace = namespace
+        self.arg_order = arg_order
+        self.args = args
+        self.in_channels = in_channels
+        self.ident: dict[str, str] = {}  # semantic key → identifier
+        self.per_instance: dict[str, list] = {}
+        self.flag_values: dict[str, list[bool]] = {}
+        self.used_args: set[str] = set()
+        self._order: list[str] = []
+
+    def _param(self, key: str, values: list, candidate: str | None = None) -> str:
+        if key not in self.ident:
+            self.ident[key] = self.namespace.create(candidate or key)
+            self.per_instance[key] = values
+            self._order.append(key)
+        return self.ident[key]
+
+    def _int_args(self):
+        for arg in self.arg_order:
+            column = [a.get(arg) for a in self.args]
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in column):
+                yield arg, column
+
+    def name(self, column: list, fallback: str) -> Any:
+        """The value itself when every instance has the same, else an `Expr` over the parameters."""
+        present = [(i, v) for i, v in enumerate(column) if v is not None]
+        if not present:
+            return None
+        if all(same_value(v, present[0][1]) for _, v in present):
+            return present[0][1]
+        for arg in self.arg_order:
+            if all(same_value(v, self.args[i].get(arg)) for i, v in present):
+                return Expr(self._arg(arg))
+        if all(v == self.in_channels[i] and isinstance(v, int) for i, v in present):
+            return Expr(self._param("in_channels", self.in_channels))
+        bases = [*self._int_args()]
+        if all(isinstance(c, int) for c in self.in_channels):
+            bases.append(("in_channels", self.in_channels))
+        for arg, arg_column in bases:
+            name = (lambda: self._param("in_channels", self.in_channels)) if arg == "in_channels" else (lambda: self._arg(arg))
+            for m in MULTIPLES:
+                if all(isinstance(v, int) and not isinstance(v, bool) and v == m * arg_column[i] for i, v in present):
+                    return Expr(f"{m} * {name()}")
+                if all(isinstance(v, int) and not isinstance(v, bool) and v * m == arg_column[i] for i, v in present):
+                    return Expr(f"{name()} // {m}")
+        values = [v for v in column]
+        return Expr(self._param(f"~{fallback}", values, fallback))
+
+    def _arg(self, arg: str) -> str:
+        self.used_args.add(arg)
+        values = [a.get(arg) for a in self.args]
+        values = [v[0] if isinstance(v, tuple) and v and len(set(v)) == 1 else v for v in values]
+        return self._param(f"arg:{arg}", values, arg)
+
+    def count(self, counts: list[int], fallback: str) -> Count:
+        if len(set(counts)) == 1:
+            return Count(counts[0])
+        for arg, column in self._int_args():
+            for offset in (0, -1, 1, -2):
+                if all(c == v + offset for c, v in zip(counts, column)):
+                    return Count(name=self._arg(arg), offset=offset)
+        return Count(name=self._param(f"~{fallback}", counts, fallback))
+
+    def flag(self, key: str, values: list[bool]) -> str:
+        self.flag_values[key] = values
+        self.ident[f"flag:{key}"] = self.namespace.create(key)
+        return self.ident[f"flag:{key}"]
+
+    def param_keys(self) -> list[str]:
+        first = [k for k in self._order if k == "in_channels"]
+        args = [f"arg:{a}" for a in self.arg_order if f"arg:{a}" in self.ident]
+        rest = [k for k in self._order if k not in first and k not in args]
+        return first + args + rest
+
+    def params(self) -> list[str]:
+        return [self.ident[k] for k in self.param_keys()]
+
+    def flag_keys(self) -> list[str]:
+        return list(self.flag_values)
+
+    def flags(self) -> list[str]:
+        return [self.ident[f"flag:{k}"] for k in self.flag_values]
+
+    def value(self, key: str, instance: int) -> Any:
+        return self.per_instance[key][instance]
+
+
+def _source(value: Any) -> str:
+    return render_value(value)

@@ -1,0 +1,180 @@
+"""The generated code: golden sources, TorchScript and pickling of every zoo network, and names
+that once broke the generator (Python keywords, nn.Module attributes, look-alike names).
+
+Golden files live in tests/golden/; after a reviewed change of the generator, rewrite them
+with `NETSPEC_UPDATE_GOLDEN=1 pytest tests/test_codegen.py` and read the diff.
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+import netspec
+from netspec.compiler.codegen import generate
+from netspec.ir.elaborate import elaborate
+from netspec.ir.module_names import MODULE_ATTRIBUTES
+from tests.conftest import SPECS
+from tests.torch_oracle import buffer_count, meta_module, param_count, run_on_meta
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).resolve().parent / "golden"
+ZOO = [(path, {}) for path in SPECS] + [
+    (ROOT / "specs" / "googlenet.net", {"aux": True}),
+    (ROOT / "specs" / "inception_v3.net", {"aux": True}),
+]
+
+
+def zoo_id(case) -> str:
+    path, params = case
+    return path.stem + "".join(f"-{k}={v}" for k, v in params.items())
+
+
+# ---- golden sources ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", ["lenet5", "vgg16", "resnet50"])
+def test_generated_source_is_the_reviewed_one(stem, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the spec path is shown as written: specs/NAME.net
+    source = generate(elaborate(Path("specs") / f"{stem}.net")).source
+    golden = GOLDEN / f"{stem}.py"
+    if os.environ.get("NETSPEC_UPDATE_GOLDEN"):
+        golden.write_text(source)
+    assert source == golden.read_text(), f"generated source differs from {golden}"
+
+
+def test_golden_files_run_as_plain_python_and_import_only_torch():
+    for golden in sorted(GOLDEN.glob("*.py")):
+        imports = [line for line in golden.read_text().splitlines() if line.startswith(("import ", "from "))]
+        assert imports and all(line in ("import torch", "from torch import nn", "from collections import OrderedDict") for line in imports)
+
+
+def test_generate_returns_the_root_class_name():
+    generated = generate(elaborate("network add\ninput 3x8x8\nconv 4 3x3 as a\nconv 4 1x1 as b\nadd(a, b)\n"))
+    # the network's class is reserved first; the helper of the `add` op yields to it
+    assert generated.class_name == "Add"
+    assert "class Add_1(nn.Module):" in generated.source
+
+
+# ---- TorchScript and pickle on the whole zoo -----------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ZOO, ids=zoo_id)
+def test_zoo_scripts_and_pickles(case):
+    path, params = case
+    analysis = netspec.analyze(path, **params)
+    module = meta_module(lambda: netspec.compile(path, **params)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated, not gone
+        scripted = torch.jit.script(module)
+    out = scripted(torch.empty(1, *analysis.input_shape, device="meta"))
+    outs = out if isinstance(out, tuple) else (out,)
+    assert [tuple(o.shape[1:]) for o in outs] == [tuple(s) for s in analysis.outputs.values()][: len(outs)]
+
+    buffer = io.BytesIO()
+    torch.save(module, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert type(loaded) is type(module)
+    assert [(k, v.shape) for k, v in loaded.state_dict().items()] == [(k, v.shape) for k, v in module.state_dict().items()]
+
+
+def test_pickled_module_keeps_its_weights_and_function():
+    torch.manual_seed(0)
+    model = netspec.compile(ROOT / "specs" / "lenet5.net").eval()
+    copy = pickle.loads(pickle.dumps(model))
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(copy(x), model(x))
+
+
+# ---- names that collide with Python, torch or each other ------------------------------------------
+
+
+def assert_module_equals_analysis(text: str) -> None:
+    """The compiled module has the analysis's layers (as module paths), shapes, parameters and buffers."""
+    analysis = netspec.analyze(text)
+    module = meta_module(lambda: netspec.compile(text))
+    shapes, macs = run_on_meta(module, analysis.input_shape)
+    for layer in analysis.layers:
+        assert shapes.get(layer.name) == layer.output_shape, layer.name
+    assert param_count(module) == analysis.totals.params
+    assert buffer_count(module) == analysis.totals.buffers
+    assert macs == analysis.totals.macs
+    layer_names = {layer.name for layer in analysis.layers}
+    assert {key.rsplit(".", 1)[0] for key in module.state_dict()} <= layer_names
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(module)
+
+
+NET = "network n\ninput 3x8x8\n"
+COLLISIONS = {
+    # two spec names that a careless generator maps to one attribute
+    "x and x_": NET + "conv 4 1x1 as x\nconv 4 1x1 as x_\n",
+    "out and out_": NET + "conv 4 1x1 as out\nconv 4 1x1 as out_\n",
+    "class and class_": NET + "conv 4 1x1 as class\nconv 4 1x1 as class_\n",
+    # block parameters named like the generated constructor argument, keywords and file names
+    "block parameter in_channels": NET + "block b(in_channels):\n    conv in_channels 3x3\nb(8)\nb(16)\n",
+    "block parameters class lambda self nn super": NET
+    + "block b(class, lambda, self, nn, super):\n"
+    + "    conv class 1x1; conv lambda 1x1; conv self 1x1; conv nn 1x1; conv super 1x1\n"
+    + "b(2, 3, 4, 5, 6)\nb(3, 4, 5, 6, 7)\n",
+    "network none": "network none\ninput 3x8x8\nconv 4 3x3\n",
+    "network add": "network add\ninput 3x8x8\nconv 4 3x3 as a\nconv 4 1x1 as b\nadd(a, b)\n",
+    "network stage with a block stage": "network stage\ninput 3x8x8\nblock stage(c):\n    conv c 3x3\nstage(4)\nstage(8)\n",
+    "block none": NET + "block none(c):\n    conv c 3x3\nnone(4)\nnone(6)\n",
+    "three merge inputs named relu": NET
+    + "block br():\n    conv 4 1x1; relu\nbr() as a\nbr() as b\nbr() as c\nz = add(a, b, c) | relu | conv 2 1x1\noutput z\n",
+    # layer names nn.Module uses for itself, dunders and name mangling
+    "nn.Module attributes": NET
+    + "".join(f"conv 4 1x1 as {name}\n" for name in ("forward", "eval", "train", "to", "parameters", "state_dict", "_modules", "__class__"))
+    + "conv 4 1x1 as forward_\n",
+    "dunder and mangled names": NET + "conv 4 1x1 as __debug__\nconv 4 1x1 as __foo\nconv 4 1x1 as _\n",
+    "numeric-looking and builtin names": NET + "conv 4 1x1 as range\nconv 4 1x1 as getattr\nconv 4 1x1 as torch\nconv 4 1x1 as Add\n"
+    + "add(range, torch) as list\n",
+}
+
+
+@pytest.mark.parametrize("text", COLLISIONS.values(), ids=COLLISIONS.keys())
+def test_colliding_names_give_the_module_the_analysis_describes(text):
+    assert_module_equals_analysis(text)
+
+
+def test_names_torch_reserves_are_renamed_in_the_ir_and_others_kept():
+    analysis = netspec.analyze(COLLISIONS["nn.Module attributes"])
+    names = [layer.name for layer in analysis.layers]
+    assert names == ["forward__", "eval_", "train_", "to_", "parameters_", "state_dict_", "_modules_", "__class___", "forward_"]
+    kept = netspec.analyze(COLLISIONS["class and class_"])
+    assert [layer.name for layer in kept.layers] == ["class", "class_"]  # legal module names stay as written
+    assert list(meta_module(lambda: netspec.compile(COLLISIONS["class and class_"])).state_dict())[:2] == ["class.weight", "class.bias"]
+
+
+def test_reserved_module_attributes_cover_torch():
+    assert set(dir(torch.nn.Module())) | set(dir(torch.nn.Sequential())) <= MODULE_ATTRIBUTES
+
+
+def test_a_hostile_file_name_stays_inside_string_literals_and_comments(tmp_path):
+    spec = tmp_path / 'a\nimport os; os.system("touch PWNED")\n#{x}.net'
+    spec.write_text("network evil\ninput 3x8x8\nblock b(c):\n    conv c 1x1\nb(4)\nb(8)\n")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "netspec.cli", "build", spec.name, "-o", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    source = (out / "evil.py").read_text()
+    assert not any(line.lstrip().startswith("import os") for line in source.splitlines())
+    namespace: dict = {"__name__": "evil"}
+    exec(compile(source, "evil.py", "exec"), namespace)
+    namespace["Evil"]()
+    assert not (tmp_path / "PWNED").exists()
+    model = netspec.compile(spec)  # the in-process path runs the same source
+    assert param_count(model) == (3 * 4 + 4) + (4 * 8 + 8)
+    assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
