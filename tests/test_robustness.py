@@ -244,3 +244,19 @@ def test_numbered_names_never_collide_with_spec_names(later):
     assert set(later) <= set(names)
     # each layer reads the one before it: the renaming kept the wiring
     assert [n.inputs for n in graph.nodes[1:]] == [(names[i],) for i in range(len(names) - 1)]
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("relu as relu\nrelu as relu\n", 4, "two layers are named 'relu'"),
+        ("block b():\n    conv 4 3x3 as c\nb() as b\nrelu as b\n", 6, "'b' names this layer and also the scope holding 'b.c'"),
+    ],
+    ids=["op-named-twice", "layer-named-like-a-scope"],
+)
+def test_module_paths_never_clash(text, line, message):
+    """Names that are not bound as values (`relu as relu`, a block call named after its block)
+    still claim their module path: a second layer there would silently become the same module."""
+    diagnostic = only(error_of(HEAD + text))
+    assert (diagnostic.span.line, diagnostic.code) == (line, "duplicate-name")
+    assert diagnostic.message.startswith(message)

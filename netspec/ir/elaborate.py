@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from netspec.errors import DiagnosticSink, LimitError, NetspecError, Note, Span, SpecError, did_you_mean
 from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
 from netspec.ir.module_names import legal_module_names
-from netspec.ir.naming import finalize_names
+from netspec.ir.naming import finalize_names, module_path_clashes
 from netspec.ir.values import MAX_INTEGER, MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
 from netspec.ops import all_ops, lookup
 from netspec.ops.base import Attrs, CollapseError, OpError, Symbol, format_shape
@@ -84,6 +84,16 @@ class Elaborator:
         if self.sink.errors:
             return None
         nodes, outputs = legal_module_names(*finalize_names(self.nodes, outputs, self.counters))
+        for first, second in module_path_clashes(nodes):
+            if first.name == second.name:
+                message = f"two layers are named '{second.name}'; name one of them differently"
+            elif first.name.startswith(second.name + "."):
+                message = f"'{second.name}' names this layer and also the scope holding '{first.name}'; name one of them differently"
+            else:
+                message = f"'{first.name}' names a layer and also the scope holding '{second.name}'; name one of them differently"
+            self.sink.error(message, second.span, [Note(first.span, f"'{first.name}' comes from here")], code="duplicate-name")
+        if self.sink.errors:
+            return None
         return Graph(network.name, tuple(params.items()), tuple(nodes), tuple(outputs), network.span)
 
     def _network_params(self, network: ast.NetworkDecl, overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -63,3 +63,28 @@ def finalize_names(
     ]
     new_outputs = [replace(o, node=rename(o.node), name=rename(o.name) if "#" in o.name else o.name) for o in outputs]
     return renamed, new_outputs
+
+
+def module_path_clashes(nodes: list[Node]) -> list[tuple[Node, Node]]:
+    """Pairs (earlier, later) of layers whose module paths clash: the same name twice, or a
+    layer named like a scope that holds other layers (`b` and `b.conv`). The IR promises
+    one module per path, so these are errors, never silently merged modules."""
+    owner: dict[str, Node] = {}  # path → the first layer at it or under it
+    layers: dict[str, Node] = {}
+    clashes = []
+    for node in nodes:
+        segments = node.name.split(".")
+        scopes = [".".join(segments[:d]) for d in range(1, len(segments))]
+        if node.name in layers:
+            clash = layers[node.name]
+        elif node.name in owner:
+            clash = owner[node.name]
+        else:
+            clash = next((layers[s] for s in scopes if s in layers), None)
+        if clash is not None:
+            clashes.append((clash, node))
+            continue
+        layers[node.name] = node
+        for scope in scopes:
+            owner.setdefault(scope, node)
+    return clashes
