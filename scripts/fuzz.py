@@ -11,7 +11,8 @@ Three kinds of input, in turn:
              front end, the analysis and code generation (the source must compile as Python);
   cli        a mutated spec through `netspec check --format json` in-process: the output must be
              valid JSON and the exit status 0, 1 or 2.
-Each input has a time limit (--timeout, default 20 s); the run stops by itself after --minutes.
+Each input has a time limit (--timeout, default 20 s); the run stops by itself at the end of
+the round (about 25 inputs) during which --minutes ran out.
 Findings are written to --out, one file per finding, with the input and what happened.
 """
 from __future__ import annotations
@@ -141,7 +142,7 @@ def main() -> int:
 
     def generated_batch(batch_seed: int) -> None:
         @seed(batch_seed)
-        @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(specs())
         def run(text):
             generated.append(text)
@@ -151,19 +152,15 @@ def main() -> int:
         run()
 
     round_number = 0
-    while time.monotonic() < deadline:
+    while round_number == 0 or time.monotonic() < deadline:  # a round tries every kind once at least
         round_number += 1
-        generated_batch(rng.randrange(2**32))
-        for _ in range(20):
-            if time.monotonic() >= deadline:
-                break
-            base = rng.choice(zoo + generated[-50:] if generated else zoo)
+        for _ in range(10):
+            base = rng.choice(zoo + generated[-50:])
             attempt("mutated", mutate(rng, base), through_front_end)
-        for _ in range(5):
-            if time.monotonic() >= deadline:
-                break
-            base = rng.choice(zoo + generated[-50:] if generated else zoo)
+        for _ in range(3):
+            base = rng.choice(zoo + generated[-50:])
             attempt("cli", mutate(rng, base), lambda text: through_cli(text, tmp))
+        generated_batch(rng.randrange(2**32))
     print(f"\n{sum(tried.values())} inputs in {args.minutes:g} minutes ({round_number} rounds):")
     for kind, count in sorted(tried.items()):
         print(f"  {kind:10} {count:6}")
