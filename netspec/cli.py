@@ -64,8 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--keep-adaptive", action="store_true",
                          help="keep adaptive pools that are not the identity at the reference input instead of refusing them")
 
-    def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("spec", help="a .net spec file, or - to read the spec from standard input")
+    def common(sub: argparse.ArgumentParser, several: bool = False) -> None:
+        if several:
+            sub.add_argument("spec", nargs="+", help="a .net spec file; several files or folders build each and an index")
+        else:
+            sub.add_argument("spec", help="a .net spec file, or - to read the spec from standard input")
         sub.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
         sub.add_argument("--allow-outside-imports", action="store_true", help="allow imports from outside the spec's folder")
 
@@ -86,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     ops.set_defaults(run=_ops)
 
     build = commands.add_parser("build", help="write the PyTorch module and the HTML report")
-    common(build)
+    common(build, several=True)
     build.add_argument("-o", "--output", metavar="DIR", help="write both files here (default: build/ and reports/)")
     build.add_argument("--convolutionize", action="store_true",
                        help="build the fully convolutional variant (NAME_fcn: its spec, module and report)")
@@ -120,6 +123,15 @@ def _parser() -> argparse.ArgumentParser:
     randwire.add_argument("--name", help="network name (default randwire_GRAPH_seedS)")
     randwire.add_argument("-o", "--output", required=True, metavar="FILE.net", help="where to write the spec")
     randwire.set_defaults(run=_randwire)
+
+    importer = commands.add_parser(
+        "import-torch", help="write the spec of a torch module (traced with torch.fx)",
+        description="Trace a torch.nn.Module with torch.fx and write it as a spec whose state_dict keys are the module's.",
+    )
+    importer.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. torchvision.models:resnet50 (called with no arguments)")
+    importer.add_argument("--input", default="3x224x224", metavar="CxHxW", help="per-sample input shape (default 3x224x224)")
+    importer.add_argument("-o", "--output", required=True, metavar="NAME.net", help="where to write the spec; NAME names the network")
+    importer.set_defaults(run=_import_torch)
     return parser
 
 
@@ -199,6 +211,9 @@ def _summary(args) -> int:
 
 
 def _build(args) -> int:
+    if len(args.spec) > 1 or Path(args.spec[0]).is_dir():
+        return _build_many(args)
+    args.spec = args.spec[0]
     started = time.perf_counter()
     from netspec.compiler.outputs import check_output_folder, write_together
 
@@ -242,6 +257,36 @@ def _build(args) -> int:
     return EXIT_OK
 
 
+def _build_many(args) -> int:
+    """Build each spec (files and folders), continue past failures, write the index; exit 1 if any failed."""
+    from tqdm import tqdm
+
+    from netspec.compiler.many import build_many, expand_specs, tqdm_progress
+    from netspec.compiler.outputs import check_output_folder
+
+    if args.convolutionize:
+        raise UsageError("--convolutionize builds one spec at a time; give a single .net file")
+    module_dir = Path(args.output) if args.output else Path("build")
+    report_dir = Path(args.output) if args.output else Path("reports")
+    check_output_folder(module_dir)
+    check_output_folder(report_dir)
+    specs = expand_specs(args.spec)
+    outcome = build_many(
+        specs, _overrides(args.set), args.allow_outside_imports, module_dir, report_dir,
+        say=lambda text: tqdm.write(text, file=sys.stdout),
+        warn=lambda text: tqdm.write(text, file=sys.stderr),
+        progress=tqdm_progress,
+    )
+    print(f"index       {outcome.index}  ({len(outcome.built)} of {len(specs)} networks)")
+    if outcome.failed:
+        for failure in outcome.failed:
+            print(f"\n{failure.spec}: failed:\n{failure.message}", file=sys.stderr)
+        print(f"\n{len(outcome.failed)} of {len(specs)} specs failed: "
+              + ", ".join(f.spec for f in outcome.failed), file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def _randwire(args) -> int:
     from netspec.generators.randwire import ConfigError, RandWireConfig, randwire_spec
 
@@ -259,6 +304,47 @@ def _randwire(args) -> int:
 
     (path,) = write_together({Path(args.output): text})
     print(f"{path}: {config.network_name}, {config.regime} regime, seed {config.seed}")
+    return EXIT_OK
+
+
+def _import_torch(args) -> int:
+    import importlib
+
+    module_name, sep, factory_name = args.factory.partition(":")
+    if not sep or not module_name or not re.fullmatch(r"[A-Za-z_][\w.]*", factory_name):
+        raise UsageError(f"give the model as MODULE:FACTORY (for example torchvision.models:resnet50), got '{args.factory}'")
+    if not re.fullmatch(r"[0-9]+(x[0-9]+)*", args.input):
+        raise UsageError(f"--input takes a per-sample shape such as 3x224x224, got '{args.input}'")
+    sys.path.insert(0, os.getcwd())  # as `python -m` does: modules next to the user are importable
+    try:
+        factory = importlib.import_module(module_name)
+        for part in factory_name.split("."):
+            factory = getattr(factory, part)
+    except (ImportError, AttributeError) as error:
+        raise UsageError(f"cannot load '{args.factory}': {error}") from None
+    finally:
+        sys.path.pop(0)
+    import torch.nn as nn
+
+    from netspec.compiler.import_torch import import_module
+    from netspec.compiler.outputs import write_together
+
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"'{args.factory}()' returned {type(model).__name__}, not a torch.nn.Module")
+    output = Path(args.output)
+    name = output.stem if re.fullmatch(r"[A-Za-z_]\w*", output.stem) else re.sub(r"\W", "_", factory_name.split(".")[-1])
+    shape = tuple(int(v) for v in args.input.split("x"))
+    text, notes = import_module(model, name, shape, args.factory)
+    from netspec.analysis import Analysis
+    from netspec.ir.elaborate import elaborate
+
+    analysis = Analysis(elaborate(text))  # the written spec must check; a failure here is a bug in the importer
+    (path,) = write_together({output: text})
+    original = sum(p.numel() for p in model.parameters())
+    print(f"{path}: {name}, {analysis.totals.params:,} parameters (the module has {original:,}), {analysis.totals.macs:,} MACs")
+    for note in notes:
+        print(f"  note: {note}")
     return EXIT_OK
 
 

@@ -166,9 +166,25 @@ class Bubble:
     href: str
 
 
-def _log_ticks(low: float, high: float) -> list[float]:
-    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    return [10.0**e for e in range(first, last + 1)]
+def _log_range(values: Sequence[float]) -> tuple[float, float, list[float]]:
+    """A log10 axis a little wider than the data, with ticks at 1, 2 and 5 times the powers of ten inside it."""
+    low, high = math.log10(min(values)) - 0.2, math.log10(max(values)) + 0.2
+    if high - low < 1:
+        middle = (low + high) / 2
+        low, high = middle - 0.5, middle + 0.5
+    ticks = [m * 10.0**e for e in range(math.floor(low), math.ceil(high) + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if low <= math.log10(t) <= high]
+    if high - low > 3:
+        ticks = [t for t in ticks if str(t).startswith("1")]
+    return low, high, ticks
+
+
+def _tick(value: float) -> str:
+    """1000000 → '1 M', 2e10 → '20 G'."""
+    for scale, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if value >= scale:
+            return f"{value / scale:g} {unit}"
+    return f"{value:g}"
 
 
 def bubble_chart(bubbles: Sequence[Bubble], memory_label: str) -> str:
@@ -180,14 +196,8 @@ def bubble_chart(bubbles: Sequence[Bubble], memory_label: str) -> str:
     if not usable:
         body.append(_text(left, top + 30, "no network with both MACs and parameters to plot", 11, color=MUTED))
         return _svg(width, height, body, "comparison chart", "bubbles")
-    x_ticks = _log_ticks(min(b.macs for b in usable), max(b.macs for b in usable))
-    y_ticks = _log_ticks(min(b.params for b in usable), max(b.params for b in usable))
-    if len(x_ticks) < 2:
-        x_ticks.append(x_ticks[-1] * 10)
-    if len(y_ticks) < 2:
-        y_ticks.append(y_ticks[-1] * 10)
-    lx0, lx1 = math.log10(x_ticks[0]), math.log10(x_ticks[-1])
-    ly0, ly1 = math.log10(y_ticks[0]), math.log10(y_ticks[-1])
+    lx0, lx1, x_ticks = _log_range([b.macs for b in usable])
+    ly0, ly1, y_ticks = _log_range([b.params for b in usable])
 
     def x_of(v: float) -> float:
         return left + plot_w * (math.log10(v) - lx0) / (lx1 - lx0)
@@ -198,11 +208,11 @@ def bubble_chart(bubbles: Sequence[Bubble], memory_label: str) -> str:
     for t in x_ticks:
         x = x_of(t)
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" stroke="{GRID}"/>')
-        body.append(_text(x, top + plot_h + 16, human(int(t)), 10, "middle", MUTED))
+        body.append(_text(x, top + plot_h + 16, _tick(t), 10, "middle", MUTED))
     for t in y_ticks:
         y = y_of(t)
         body.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
-        body.append(_text(left - 6, y + 4, human(int(t)), 10, "end", MUTED))
+        body.append(_text(left - 6, y + 4, _tick(t), 10, "end", MUTED))
     body.append(_text(left + plot_w / 2, height - 10, "MACs per sample (log scale)", 11, "middle", MUTED))
     body.append(_text(16, top + plot_h / 2, "parameters (log scale)", 11, "middle", MUTED,
                       f' transform="rotate(-90 16 {top + plot_h / 2:.1f})"'))
@@ -210,7 +220,7 @@ def bubble_chart(bubbles: Sequence[Bubble], memory_label: str) -> str:
     # largest first, so that small bubbles stay on top and clickable
     for b in sorted(usable, key=lambda b: -b.memory):
         x, y = x_of(b.macs), y_of(b.params)
-        radius = max(3.0, 34.0 * math.sqrt(max(b.memory, 0) / biggest))
+        radius = max(3.0, 28.0 * math.sqrt(max(b.memory, 0) / biggest))
         body.append(f'<a class="bubble" href="{escape(b.href)}"><circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" '
                     f'fill="{MACS_COLOR}" fill-opacity="0.35" stroke="{MACS_COLOR}" stroke-width="1.2">'
                     f"<title>{escape(b.name)}: {b.macs:,} MACs, {b.params:,} parameters, "

@@ -272,7 +272,7 @@ def layout(analysis: Any, fold: bool = True, collapse_repeats: bool = False, id_
         frame = frames_by_path[first]
         nodes = members[last]
         rows = [f"<B>{html.escape(frame.block or first[-1])}</B> ×{len(run)}",
-                f'<FONT POINT-SIZE="9" COLOR="#555555">{html.escape(first[-1])} … {html.escape(last[-1])} · '
+                f'<FONT POINT-SIZE="9" COLOR="#555555">{html.escape(_path_key(first))} … {html.escape(_path_key(last))} · '
                 f"{html.escape(fmt_shape(nodes[-1].shape))}</FONT>"]
         title = f"{_path_key(first)} … {_path_key(last)}: {len(run)} identical {frame.block} blocks"
         lines.append(

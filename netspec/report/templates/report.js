@@ -31,7 +31,8 @@
 
   function matches(row) {
     if (!filterText) return true;
-    return row.textContent.toLowerCase().indexOf(filterText) >= 0;
+    var text = (row.cells[0].getAttribute("data-v") || "") + " " + row.textContent;
+    return text.toLowerCase().indexOf(filterText) >= 0;
   }
 
   function sortValue(row, column) {

@@ -1,0 +1,106 @@
+"""torch → spec: torchvision models imported, checked, compiled and compared with themselves.
+
+The originals are the oracle: the compiled spec loads their state_dict with strict=True and
+computes the same outputs; the analysis counts their parameters and, under FlopCounterMode
+on the meta device, their multiply-accumulates (FLOPs / 2).
+"""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn as nn
+import torchvision
+from torch.utils.flop_counter import FlopCounterMode
+
+import netspec
+from netspec.compiler.import_torch import TorchImportError, import_module
+from tests.test_cli import run
+
+MODELS = {  # name → (factory arguments, side of the square input the outputs are compared on)
+    "resnet18": ({}, 64),
+    "resnet50": ({}, 64),
+    "vgg16": ({}, 32),
+    "googlenet": ({"aux_logits": False, "init_weights": False}, 64),
+    "mobilenet_v2": ({}, 64),
+    "densenet121": ({}, 64),
+}
+
+
+def torchvision_model(name: str) -> nn.Module:
+    kwargs, _ = MODELS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(torchvision.models, name)(**kwargs).eval()
+
+
+def torch_macs(model: nn.Module, shape: tuple[int, ...]) -> int:
+    meta = torchvision_model_on_meta(model)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        meta(torch.empty(1, *shape, device="meta"))
+    return counter.get_total_flops() // 2
+
+
+def torchvision_model_on_meta(model: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(model).to("meta")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_round_trip(name):
+    torch.manual_seed(0)
+    original = torchvision_model(name)
+    text, _ = import_module(original, name, (3, 224, 224), f"torchvision.models:{name}")
+    analysis = netspec.analyze(text)
+    assert analysis.totals.params == sum(p.numel() for p in original.parameters())
+    assert analysis.totals.macs == torch_macs(original, (3, 224, 224))
+
+    compiled = netspec.compile(text).eval()
+    compiled.load_state_dict(original.state_dict(), strict=True)
+    side = MODELS[name][1]
+    x = torch.randn(2, 3, side, side)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), original(x), rtol=0, atol=1e-5)
+
+
+def test_repeated_classes_become_blocks_and_names_are_attributes():
+    text, _ = import_module(torchvision_model("resnet18"), "resnet18", (3, 224, 224), "torchvision.models:resnet18")
+    assert "block basic_block(" in text and "sequential layer1:" in text
+    assert "conv 64 7x7 stride=2 pad=3 bias=false as conv1" in text
+    names = [layer.name for layer in netspec.analyze(text).layers]
+    assert "layer2.0.downsample.0" in names and "layer4.1.conv2" in names
+
+
+class Sine(nn.Module):
+    """A module with a call netspec has no op for (for the error test)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return torch.sin(self.conv(x))
+
+
+def test_unmapped_call_is_named_with_its_line():
+    with pytest.raises(TorchImportError) as caught:
+        import_module(Sine(), "sine", (3, 8, 8), "tests:Sine")
+    message = str(caught.value)
+    assert "torch.sin" in message or "sin" in message
+    assert "test_import_torch.py" in message and "return torch.sin(self.conv(x))" in message
+
+
+def test_cli_imports_and_reports_errors(tmp_path):
+    out = tmp_path / "r18.net"
+    result = run("import-torch", "torchvision.models:resnet18", "--input", "3x64x64", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "11,689,512 parameters (the module has 11,689,512)" in result.stdout
+    assert "network r18" in out.read_text() and "input 3x64x64" in out.read_text()
+    assert netspec.analyze(out).totals.params == 11_689_512
+
+    failed = run("import-torch", "tests.test_import_torch:Sine", "-o", str(tmp_path / "sine.net"))
+    assert failed.returncode == 1
+    assert "no op for the call to" in failed.stderr and "Traceback" not in failed.stderr
+    assert not (tmp_path / "sine.net").exists()
