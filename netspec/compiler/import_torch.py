@@ -12,6 +12,7 @@ Layers are named after their attributes, so the spec's state_dict keys are the m
 from __future__ import annotations
 
 import operator
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -237,6 +238,10 @@ def _code_line(node: fx.Node) -> str:
     if not user:
         return "an unknown line"
     path, line, code = user[-1]
+    try:
+        path = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    except ValueError:  # another drive (Windows)
+        pass
     return f"{path}:{line}: {code.strip()}"
 
 

@@ -82,16 +82,35 @@ def block_bars(analysis: Any) -> list[Bar]:
 
 
 def memory_profile(analysis: Any) -> MemoryProfile:
-    """Each layer's output size along the execution order; the largest is marked.
+    """Activation bytes along the execution order, and where they peak.
 
-    The sum of what is alive at each step (the inference peak) needs liveness; until the
-    analysis provides it, the chart shows the per-layer sizes and says so.
+    With the memory analysis (`netspec.analysis.memory.inference_memory`: liveness over the
+    generated forward, batch 1, float32) these are the bytes alive while each layer runs and
+    the mark is the inference peak. Without it, each layer's own output size, the largest
+    marked — a lower bound of the peak, and the chart says so.
     """
     graph: Graph = analysis.graph
+    inference = _inference_memory(graph)
+    if inference is not None:
+        live = inference.live_bytes
+        points = [Point(n.name, live[n.name], f"layer-{n.name}") for n in graph.nodes if n.name in live]
+        names = [p.name for p in points]
+        peak = names.index(inference.peak_layer) if inference.peak_layer in names else \
+            max(range(len(points)), key=lambda i: points[i].value)
+        return MemoryProfile(points, peak, True, inference.peak_bytes)
     points = [Point(graph.input.name, analysis.totals.input_elements * BYTES_PER_ELEMENT, f"layer-{graph.input.name}")]
     points += [Point(c.name, c.activations * BYTES_PER_ELEMENT, f"layer-{c.name}") for c in analysis.layers]
     peak = max(range(len(points)), key=lambda i: points[i].value)
     return MemoryProfile(points, peak, False, int(points[peak].value))
+
+
+def _inference_memory(graph: Graph) -> Any:
+    """The memory analysis's inference simulation, where this version of netspec has it (else None)."""
+    try:
+        from netspec.analysis.memory import inference_memory
+    except ImportError:
+        return None
+    return inference_memory(graph)
 
 
 def memory_chart(profile: MemoryProfile) -> str:

@@ -62,10 +62,15 @@ def index_entry(analysis: Any, spec: str, href: str) -> IndexEntry:
 def render_index(entries: Sequence[IndexEntry], failures: Sequence[Failure] = ()) -> str:
     """The comparison page for the networks built together (and the specs that failed)."""
     peak = bool(entries) and all(e.memory_is_peak for e in entries)
-    bubbles = [Bubble(e.name, e.macs, e.params, e.activation_bytes, e.href) for e in entries]
-    chart = bubble_chart(bubbles, "activation memory (all layers' outputs)") if entries else None
+    if peak:
+        bubbles = [Bubble(e.name, e.macs, e.params, e.memory_bytes, e.href) for e in entries]
+        memory = "peak inference memory"
+    else:
+        bubbles = [Bubble(e.name, e.macs, e.params, e.activation_bytes, e.href) for e in entries]
+        memory = "activation memory (all layers' outputs)"
+    chart = bubble_chart(bubbles, memory) if entries else None
     return _environment().get_template("index.html.j2").render(
-        entries=list(entries), failures=list(failures), chart=chart, memory_is_peak=peak,
+        entries=list(entries), failures=list(failures), chart=chart, memory_is_peak=peak, bubble_memory=memory,
     )
 
 
