@@ -329,7 +329,10 @@ def _import_torch(args) -> int:
     from netspec.compiler.import_torch import import_module
     from netspec.compiler.outputs import write_together
 
-    model = factory()
+    try:
+        model = factory()
+    except Exception as error:  # the user's code: say what failed, not a netspec traceback
+        raise UsageError(f"calling {args.factory}() failed: {type(error).__name__}: {error}") from None
     if not isinstance(model, nn.Module):
         raise UsageError(f"'{args.factory}()' returned {type(model).__name__}, not a torch.nn.Module")
     output = Path(args.output)

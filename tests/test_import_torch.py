@@ -67,7 +67,10 @@ def test_round_trip(name):
 
 def test_repeated_classes_become_blocks_and_names_are_attributes():
     text, _ = import_module(torchvision_model("resnet18"), "resnet18", (3, 224, 224), "torchvision.models:resnet18")
-    assert "block basic_block(" in text and "sequential layer1:" in text
+    # one block for every BasicBlock: the stages' first blocks switch their downsample on with a flag
+    assert text.count("block basic_block(") == 1 and "shortcut when has_downsample:" in text
+    assert "basic_block(128, 2, true)" in text and "basic_block(128, 1, false)" in text
+    assert "sequential layer1:" in text
     assert "conv 64 7x7 stride=2 pad=3 bias=false as conv1" in text
     names = [layer.name for layer in netspec.analyze(text).layers]
     assert "layer2.0.downsample.0" in names and "layer4.1.conv2" in names

@@ -256,7 +256,10 @@ def _describe_target(node: fx.Node) -> str:
 def trace(model: nn.Module) -> Traced:
     tracer = fx.Tracer()
     tracer.record_stack_traces = True
-    graph = tracer.trace(model)
+    try:
+        graph = tracer.trace(model)
+    except Exception as error:  # data-dependent control flow, unsupported Python: torch.fx's own words
+        raise TorchImportError(f"torch.fx cannot trace {type(model).__name__}: {type(error).__name__}: {error}") from None
     modules = dict(model.named_modules())
     calls: dict[str, Call] = {}
     alias: dict[str, str] = {}
@@ -287,7 +290,9 @@ def trace(model: nn.Module) -> Traced:
                 raise TorchImportError(f"no op for the module {type(module).__name__} at '{node.target}' ({where})")
             attr = node.target.rsplit(".", 1)[-1]
             try:
-                pieces = make(module, attr if not attr.isdigit() else "_".join(node.target.split(".")[-2:]))
+                pieces = make(module, attr)
+                if attr.isdigit():  # an nn.Sequential item: its constants are named after its op
+                    pieces = make(module, pieces[0])
             except ValueError as error:
                 raise TorchImportError(f"cannot import {type(module).__name__} at '{node.target}': {error} ({where})") from None
             scope = tuple(node.target.split(".")[:-1])
@@ -398,7 +403,7 @@ class Writer:
         self.instances: dict[tuple[str, ...], list[Line]] = {}  # block instance → its body
         self.blocks: dict[tuple, tuple[str, str]] = {}  # structure → (block name, class name)
         self.structure_of: dict[tuple[str, ...], tuple] = {}
-        self.param_cache: dict[tuple, list[tuple[str, list[int]]]] = {}
+        self.param_cache: dict[str, tuple] = {}
 
     # ---- facts about scopes
     def module(self, path: tuple[str, ...]) -> nn.Module:
@@ -537,77 +542,120 @@ class Writer:
         body = self.body(item.path, item.input, item.output, 1)
         self.instances[item.path] = body
         cls = type(self.module(item.path)).__name__
-        structure = (cls, tuple((l.indent, tuple(p if isinstance(p, str) else (p.label, p.keyword) for p in l.pieces)) for l in body))
+        structure = (cls, _template(body))
         if structure not in self.blocks:
-            base = _identifier(_snake(cls))
-            taken = {n for n, _ in self.blocks.values()}
-            name, k = base, 2
-            while name in taken:
-                name, k = f"{base}_{k}", k + 1
-            self.blocks[structure] = (name, cls)
+            twin = next((s for s in self.blocks if s[0] == cls and _shortcut_variants(s[1], structure[1])), None)
+            if twin is not None and sum(1 for s in self.blocks if self.blocks[s][0] == self.blocks[twin][0]) == 1:
+                self.blocks[structure] = self.blocks[twin]  # the same block, its shortcut under a flag
+            else:
+                base = _identifier(_snake(cls))
+                taken = {n for n, _ in self.blocks.values()}
+                name, k = base, 2
+                while name in taken:
+                    name, k = f"{base}_{k}", k + 1
+                self.blocks[structure] = (name, cls)
         self.structure_of[item.path] = structure
         attr = item.path[-1]
         label = attr if not attr.isdigit() else "_".join(item.path[-2:])
         return self.blocks[structure][0], [Slot(label, "", "@call", repr(item.path))]
 
-    def members(self, structure) -> list[tuple[str, ...]]:
-        return [p for p, s in self.structure_of.items() if s == structure]
+    def members(self, name: str) -> list[tuple[str, ...]]:
+        return [p for p, s in self.structure_of.items() if self.blocks[s][0] == name]
 
-    def slots_of(self, path) -> list[tuple[str, str | None, str, str | None]]:
-        """(label, keyword, value, default) of each constant of an instance, nested calls expanded to their arguments."""
+    def layout(self, name: str) -> tuple[list[Line], int | None]:
+        """The lines a block is written from, and the index of its `shortcut:` line if some instances lack it."""
+        structures = list(dict.fromkeys(self.structure_of[p] for p in self.members(name)))
+        full = max(structures, key=lambda s: len(s[1]))
+        lines = self.instances[next(p for p in self.members(name) if self.structure_of[p] == full)]
+        if len(structures) == 1:
+            return lines, None
+        return lines, next(i for i, line in enumerate(lines) if line.pieces == ["shortcut:"])
+
+    def slots_of(self, path) -> list[tuple[str, str | None, str | None, str | None]]:
+        """(label, keyword, value, default) of each constant of an instance, nested calls expanded to their
+        arguments; in a block whose shortcut is optional, a flag first, and None for an absent shortcut's constants."""
+        name = self.blocks[self.structure_of[path]][0]
+        template, at = self.layout(name)
+        lines = self.instances[path]
         out = []
-        for line in self.instances[path]:
+        for index, line in enumerate(lines):
+            if at is not None and index == at:
+                out.append((f"has_{self._shortcut_name(template, at)}", None, "true", None))
             for piece in line.pieces:
                 if isinstance(piece, str):
                     continue
                 if piece.keyword == "@call":
-                    out += [(f"{piece.label}_{name}", None, value, None) for name, value in self.call_args(eval(piece.default))]  # noqa: S307
+                    out += [(f"{piece.label}_{n}", None, v, None) for n, v in self.call_args(eval(piece.default))]  # noqa: S307
                 else:
                     out.append((piece.label, piece.keyword, piece.value, piece.default))
+        if at is not None and len(lines) < len(template):  # no shortcut in this instance
+            before = sum(1 for line in template[:at] for p in line.pieces if not isinstance(p, str))
+            absent = [(p.label, p.keyword, None, p.default) for line in template[at:] if line.indent > template[at].indent
+                      for p in line.pieces if not isinstance(p, str)]
+            out[before:before] = [(f"has_{self._shortcut_name(template, at)}", None, "false", None), *absent]
         return out
 
-    def call_args(self, path) -> list[tuple[str, str]]:
-        structure = self.structure_of[path]
-        slots = self.slots_of(path)
-        return [(name, slots[ks[0]][2]) for name, ks in self.params(structure)]
+    @staticmethod
+    def _shortcut_name(template: list[Line], at: int) -> str:
+        first = template[at + 1].pieces[0]
+        return first.split()[1].rstrip(":") if first.startswith("sequential ") else "shortcut"
 
-    def params(self, structure) -> list[tuple[str, list[int]]]:
-        """The block's parameters: one per distinct column of constants that differs between instances."""
-        if structure in self.param_cache:
-            return self.param_cache[structure]
-        columns = list(zip(*(self.slots_of(p) for p in self.members(structure))))
-        chosen: list[tuple[str, list[int]]] = []
-        by_values: dict[tuple, str] = {}
+    def call_args(self, path) -> list[tuple[str, str]]:
+        name = self.blocks[self.structure_of[path]][0]
+        return [(pname, values[path]) for pname, _, values in self.params(name)[0]]
+
+    def params(self, name: str):
+        """([(parameter, columns, value per instance)], constant per column) of a block: a parameter per
+        distinct column of constants that differs between instances (None = unused in that instance)."""
+        if name in self.param_cache:
+            return self.param_cache[name]
+        members = self.members(name)
+        columns = list(zip(*(self.slots_of(p) for p in members)))
+        chosen: list[tuple[str, list[int], dict]] = []
+        constants: dict[int, str | None] = {}
         for k, column in enumerate(columns):
-            values = tuple(v for _, _, v, _ in column)
-            if len(set(values)) == 1:
+            values = [v for _, _, v, _ in column]
+            known = {v for v in values if v is not None}
+            if len(known) <= 1:
+                constants[k] = next(iter(known), None)
                 continue
-            if values in by_values:
-                next(c for c in chosen if c[0] == by_values[values])[1].append(k)
+            match = next((c for c in chosen if all(
+                c[2][m] is None or v is None or c[2][m] == v for m, v in zip(members, values))), None)
+            if match is not None:
+                match[1].append(k)
+                for m, v in zip(members, values):
+                    if match[2][m] is None:
+                        match[2][m] = v
                 continue
-            base = name = _identifier(column[0][0])
+            base = pname = _identifier(column[0][0])
             n = 2
-            while name in {c[0] for c in chosen}:
-                name, n = f"{base}_{n}", n + 1
-            by_values[values] = name
-            chosen.append((name, [k]))
-        self.param_cache[structure] = chosen
-        return chosen
+            while pname in {c[0] for c in chosen}:
+                pname, n = f"{base}_{n}", n + 1
+            chosen.append((pname, [k], dict(zip(members, values))))
+        for _, _, values in chosen:  # an absent shortcut's value is never read; any known one will do
+            fallback = next(v for v in values.values() if v is not None)
+            for m in values:
+                values[m] = values[m] if values[m] is not None else fallback
+        self.param_cache[name] = (chosen, constants)
+        return self.param_cache[name]
 
     def finish(self, root: list[Line]) -> str:
         out = []
-        for structure, (name, cls) in self.blocks.items():
-            members = self.members(structure)
-            chosen = self.params(structure)
-            slot_param = {k: pname for pname, ks in chosen for k in ks}
+        for name, cls in dict.fromkeys(self.blocks.values()):
+            members = self.members(name)
+            chosen, constants = self.params(name)
+            slot_param = {k: pname for pname, ks, _ in chosen for k in ks}
             kind = "sequential block" if isinstance(self.module(members[0]), nn.Sequential) else "block"
             used = ", ".join(".".join(p) for p in members[:3]) + (f" and {len(members) - 3} more" if len(members) > 3 else "")
             out.append(f"# {cls}, used as {used}")
-            out.append(f"{kind} {name}({', '.join(p for p, _ in chosen)}):")
-            slots = self.slots_of(members[0])
+            out.append(f"{kind} {name}({', '.join(p for p, _, _ in chosen)}):")
+            template, at = self.layout(name)
+            slots = self.slots_of(next(p for p in members if len(self.instances[p]) == len(template)))
             k = 0
-            for line in self.instances[members[0]]:
-                text, k = self._render(line, slots, slot_param, k)
+            for index, line in enumerate(template):
+                if index == at:
+                    line = Line(line.indent, ["shortcut when ", Slot("flag", "", None, None), ":"])
+                text, k = self._render(line, slots, slot_param, constants, k)
                 out.append(text)
             out.append("")
         header = [
@@ -620,7 +668,7 @@ class Writer:
         body = [self._render_root(line) for line in root]
         return "\n".join(header + out + body) + "\n"
 
-    def _render(self, line: Line, slots, slot_param: dict[int, str], k: int) -> tuple[str, int]:
+    def _render(self, line: Line, slots, slot_param: dict[int, str], constants, k: int) -> tuple[str, int]:
         text = []
         for piece in line.pieces:
             if isinstance(piece, str):
@@ -628,15 +676,15 @@ class Writer:
             elif piece.keyword == "@call":
                 args = []
                 for _ in self.call_args(eval(piece.default)):  # noqa: S307
-                    args.append(slot_param.get(k, slots[k][2]))
+                    args.append(slot_param.get(k) or constants[k])
                     k += 1
                 text.append(", ".join(args))
             else:
-                label, keyword, value, default = slots[k]
+                label, keyword, _, default = slots[k]
                 if k in slot_param:
                     text.append(f"{keyword}={slot_param[k]}" if keyword else slot_param[k])
-                elif not (keyword and value == default):
-                    text.append(f"{keyword}={value}" if keyword else value)
+                elif not (keyword and constants[k] == default):
+                    text.append(f"{keyword}={constants[k]}" if keyword else constants[k])
                 k += 1
         rendered = re.sub(r" {2,}", " ", "".join(text)).rstrip().replace(" :", ":")
         return "    " * line.indent + rendered, k
@@ -652,6 +700,29 @@ class Writer:
                 text.append(f"{piece.keyword}={piece.value}" if piece.keyword else piece.value)
         rendered = re.sub(r" {2,}", " ", "".join(text)).rstrip().replace(" :", ":")
         return "    " * line.indent + rendered
+
+
+def _template(lines: list[Line]) -> tuple:
+    """A body's structure: its text with the constants left out (instances of one block share it)."""
+    return tuple((l.indent, tuple(p if isinstance(p, str) else (p.label, p.keyword) for p in l.pieces)) for l in lines)
+
+
+def _without_shortcut(template: tuple) -> tuple | None:
+    at = next((i for i, (_, pieces) in enumerate(template) if pieces == ("shortcut:",)), None)
+    if at is None:
+        return None
+    end = at + 1
+    while end < len(template) and template[end][0] > template[at][0]:
+        end += 1
+    section = template[at + 1 : end]
+    if any(isinstance(p, tuple) and p[1] == "@call" for _, pieces in section for p in pieces):
+        return None  # a shortcut that calls blocks keeps its own block
+    return template[:at] + template[end:]
+
+
+def _shortcut_variants(a: tuple, b: tuple) -> bool:
+    """True when one body is the other plus a `shortcut:` (ResNet's first block of a stage)."""
+    return _without_shortcut(a) == b or _without_shortcut(b) == a
 
 
 def import_module(model: nn.Module, name: str, input_shape: tuple[int, ...], origin: str) -> tuple[str, list[str]]:
