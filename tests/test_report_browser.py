@@ -142,6 +142,10 @@ def test_long_tables_start_folded_to_the_top_level(open_page):
     shown = visible_rows(page, "#layers-table tbody tr")
     assert "scope-layer1" in shown and "layer-fc" in shown
     assert not [r for r in shown if r.startswith("layer-layer")], "rows inside blocks start hidden"
+    dense = open_page("densenet121")  # one block, `features`, holds nearly everything: it starts open
+    shown = visible_rows(dense, "#layers-table tbody tr")
+    assert "scope-features" in shown and "scope-features.denseblock1" in shown
+    assert not [r for r in shown if r.startswith("layer-features.denseblock1.")]
     small = open_page("lenet5")  # 12 layers: everything shown
     assert len(visible_rows(small, "#layers-table tbody tr")) == small.page.locator("#layers-table tbody tr").count()
 

@@ -140,6 +140,10 @@ def test_rows_know_their_block_and_big_tables_start_collapsed():
     for row in parser.rows:
         assert row["data-parent"] == "" or row["data-parent"] in scopes
     assert page_data(html)["collapse"] is True  # 175 layers
+    assert page_data(html)["open"] == []  # the stem's layers, four stages and the head: enough rows to start with
+    # DenseNet-121 keeps torchvision's `features`: everything but the classifier. Folded, the table would show
+    # five rows; `features` starts open instead, showing its blocks.
+    assert page_data(build_page(SPECS / "densenet121.net"))["open"] == ["features"]
     assert page_data(build_page(SPECS / "lenet5.net"))["collapse"] is False
 
 

@@ -1,8 +1,9 @@
 """Several specs in one build (`netspec build A.net B.net DIR`): each built alone, failures collected, then the index page."""
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -24,11 +25,11 @@ class Built:
     notes: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
-    built: list[Built] = field(default_factory=list)
-    failed: list[Failure] = field(default_factory=list)  # message: the diagnostics as a single build prints them
-    index: Path | None = None
+    built: tuple[Built, ...]
+    failed: tuple[Failure, ...]  # message: the diagnostics as a single build prints them
+    index: Path
 
 
 def expand_specs(arguments: Sequence[str]) -> list[str]:
@@ -78,7 +79,8 @@ def build_many(
     from netspec.compiler.outputs import write_together
     from netspec.report.index import index_entry, render_index
 
-    outcome = Outcome()
+    built: list[Built] = []
+    failed: list[Failure] = []
     names: dict[str, str] = {}
     for spec in progress(specs):
         try:
@@ -91,26 +93,24 @@ def build_many(
             module, report = write_together({module_dir / f"{analysis.name}.py": source,
                                              report_dir / f"{analysis.name}.html": html})
         except NetspecError as error:
-            outcome.failed.append(Failure(spec, error.render()))
+            failed.append(Failure(spec, error.render()))
             continue
         except Exception as error:  # an internal bug with this spec: report it with the others, go on
-            outcome.failed.append(Failure(spec, f"internal error: {type(error).__name__}: {error} (a bug in netspec)"))
+            failed.append(Failure(spec, f"internal error: {type(error).__name__}: {error} (a bug in netspec)"))
             continue
         names[analysis.name] = spec
-        outcome.built.append(Built(spec, analysis.name, module, report, analysis, tuple(notes)))
+        built.append(Built(spec, analysis.name, module, report, analysis, tuple(notes)))
         totals = analysis.totals
         say(f"{analysis.name:<22} {totals.params:>14,} params {totals.macs:>17,} MACs  → {report}")
 
     index_path = report_dir / "index.html"
-    entries = [index_entry(b.analysis, b.spec, _relative(b.report, report_dir)) for b in outcome.built]
-    (outcome.index,) = write_together({index_path: render_index(entries, outcome.failed)})
-    return outcome
+    entries = [index_entry(b.analysis, b.spec, _relative(b.report, report_dir)) for b in built]
+    (index,) = write_together({index_path: render_index(entries, failed)})
+    return Outcome(tuple(built), tuple(failed), index)
 
 
 def _relative(target: Path, folder: Path) -> str:
     """`target` as a link from a page in `folder` (both given relative to the same place)."""
-    import os
-
     return Path(os.path.relpath(target, folder)).as_posix()
 
 

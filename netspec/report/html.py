@@ -13,14 +13,14 @@ import jinja2
 from netspec.analysis.cost import BYTES_PER_ELEMENT
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.ops.base import numel
-from netspec.report.dot import MISSING_DOT, describe_attrs, fmt_shape
-from netspec.report.numbers import exact, human, megabytes
-from netspec.report.figures import cost_chart, memory_chart, memory_profile, receptive_field_chart
 from netspec.analysis.borders import border_losses
-from netspec.report.dot import families_drawn
+from netspec.report.dot import MISSING_DOT, describe_attrs, families_drawn, fmt_shape
+from netspec.report.figures import cost_chart, memory_chart, memory_profile, receptive_field_chart
+from netspec.report.numbers import exact, human, megabytes
 from netspec.report.wiring import wiring_diagrams
 
-COLLAPSE_OVER = 100  # tables of more layers start collapsed to the top-level rows
+COLLAPSE_OVER = 100  # tables of more layers start collapsed to the top-level rows ...
+FEW_ROWS = 8  # ... but a block that is nearly the whole network (torchvision's `features`) starts open
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -110,7 +110,7 @@ def _where(span: Any, index: dict[str, int], files: list[SourceFile]) -> tuple[s
     return f"src{file_index}-L{span.line}", f"{files[file_index].name}:{span.line}"
 
 
-def _last_spatial(graph: Any, fields: dict[str, ReceptiveField], name: str) -> tuple[str, ReceptiveField] | None:
+def last_spatial_field(graph: Any, fields: dict[str, ReceptiveField], name: str) -> tuple[str, ReceptiveField] | None:
     """Walking back from an output along first inputs: the last node whose field is still local."""
     node = graph.node(name)
     while node.inputs:
@@ -175,6 +175,24 @@ def _rf_value(rf: ReceptiveField) -> float:
     if rf.covers_whole_input:
         return 1e15
     return float(max(rf.size)) if rf.size else 1.0
+
+
+def initially_open(rows: list[Row]) -> list[str]:
+    """The blocks a folded table still shows open: while fewer than FEW_ROWS rows would be visible, the largest shown block."""
+
+    def shown(row: Row, opened: set[str]) -> bool:
+        parts = row.parent.split(".") if row.parent else []
+        return all(".".join(parts[: i + 1]) in opened for i in range(len(parts)))
+
+    size = {r.path: sum(1 for x in rows if x.parent == r.path or x.parent.startswith(r.path + ".")) for r in rows
+            if r.kind == "scope"}
+    opened: set[str] = set()
+    while sum(shown(r, opened) for r in rows) < FEW_ROWS:
+        closed = [r.path for r in rows if r.kind == "scope" and r.path not in opened and shown(r, opened)]
+        if not closed:
+            break
+        opened.add(max(closed, key=lambda path: size[path]))
+    return sorted(opened)
 
 
 def scope_id(path: tuple[str, ...]) -> str:
@@ -261,7 +279,7 @@ def _comparison(analysis: Any) -> dict:
 _env: jinja2.Environment | None = None
 
 
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     global _env
     if _env is None:
         _env = jinja2.Environment(
@@ -368,7 +386,7 @@ def render_report(
     outputs = []
     for out in graph.outputs:
         rf = fields[out.node]
-        local = _last_spatial(graph, fields, out.node) if rf.covers_whole_input else None
+        local = last_spatial_field(graph, fields, out.node) if rf.covers_whole_input else None
         outputs.append({
             "name": out.name, "node": out.node, "shape": fmt_shape(graph.node(out.node).shape),
             "rf": rf.describe(), "rf_title": _rf_title(rf),
@@ -416,10 +434,10 @@ def render_report(
         "warnings": _warnings(analysis, index, files),
         "convolutionized": _convolutionized(convolutionized),
         "page_data": json_for_script({"network": analysis.name, "source": source_name,
-                                      "collapse": len(analysis.layers) > COLLAPSE_OVER}),
+                                      "collapse": len(analysis.layers) > COLLAPSE_OVER, "open": initially_open(rows)}),
         "files": [{"index": f.index, "name": f.name, "lines": [_highlight(l) for l in f.lines]} for f in files],
     }
-    return _environment().get_template("report.html.j2").render(**context)
+    return environment().get_template("report.html.j2").render(**context)
 
 
 def json_for_script(value: Any) -> str:

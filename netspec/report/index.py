@@ -8,7 +8,7 @@ from netspec.analysis.depth import weight_depth
 from netspec.report.charts import Bubble, bubble_chart
 from netspec.report.dot import fmt_shape
 from netspec.report.figures import memory_profile
-from netspec.report.html import _environment, _last_spatial
+from netspec.report.html import environment, last_spatial_field
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def index_entry(analysis: Any, spec: str, href: str) -> IndexEntry:
     output = graph.outputs[0].node
     field = fields[output]
     if field.covers_whole_input:
-        local = _last_spatial(graph, fields, output)
+        local = last_spatial_field(graph, fields, output)
         last = max(local[1].size) if local and local[1].size else None
         rf, rf_value = (f"global (last local {last} px)" if last else "global"), float(last or 0) + 0.5
     else:
@@ -69,7 +69,7 @@ def render_index(entries: Sequence[IndexEntry], failures: Sequence[Failure] = ()
         bubbles = [Bubble(e.name, e.macs, e.params, e.activation_bytes, e.href) for e in entries]
         memory = "activation memory (all layers' outputs)"
     chart = bubble_chart(bubbles, memory) if entries else None
-    return _environment().get_template("index.html.j2").render(
+    return environment().get_template("index.html.j2").render(
         entries=list(entries), failures=list(failures), chart=chart, memory_is_peak=peak, bubble_memory=memory,
     )
 

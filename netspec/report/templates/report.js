@@ -164,7 +164,10 @@
   }
   window.addEventListener("hashchange", followHash);
 
-  if (page.collapse) collapseAll();
+  if (page.collapse) {
+    collapseAll();
+    page.open.forEach(function (path) { collapsed.delete(path); });
+  }
   render();
   followHash();
 })();
