@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--convolutionize", action="store_true",
                        help="build the fully convolutional variant (NAME_fcn: its spec, module and report)")
     conversion_options(build)
+    build.add_argument("--emit", default="py", metavar="KINDS",
+                       help="artefacts beside the module, comma-separated: py, onnx, torchscript (default py)")
+    build.add_argument("--weights", metavar="FILE",
+                       help="a checkpoint (torch.save) to put in the onnx and torchscript artefacts (default: random)")
     build.set_defaults(run=_build)
 
     convolutionize = commands.add_parser(
@@ -221,6 +225,9 @@ def _build(args) -> int:
     report_dir = Path(args.output) if args.output else Path("reports")
     check_output_folder(module_dir)
     check_output_folder(report_dir)
+    kinds = _emit_kinds(args.emit)
+    if args.weights and not {"onnx", "torchscript"} & set(kinds):
+        raise UsageError("--weights goes into --emit onnx or torchscript artefacts; the Python module holds no weights")
     converted = None
     if args.convolutionize:
         converted = _convert(args)
@@ -233,13 +240,25 @@ def _build(args) -> int:
     from netspec.compiler.codegen import generate
     from netspec.report import write_report_text
 
-    source_code = generate(analysis.graph).source
-    report_html, notes = write_report_text(analysis, source_text, source_name, convolutionized=converted)
-    files = {module_dir / f"{analysis.name}.py": source_code, report_dir / f"{analysis.name}.html": report_html}
+    generated = generate(analysis.graph)
+    source_code = generated.source
+    module_file = module_dir / f"{analysis.name}.py"
+    files: dict[Path, str | bytes] = {module_file: source_code}
+    artefacts = [("module", str(module_file), "PyTorch source; imports only torch")]
+    if kinds != ["py"]:
+        exported, described = _exports(analysis, generated, kinds, module_dir, args.weights)
+        files.update(exported)
+        artefacts += described
+    report_html, notes = write_report_text(
+        analysis, source_text, source_name, convolutionized=converted, artefacts=artefacts
+    )
+    report_file = report_dir / f"{analysis.name}.html"
+    files[report_file] = report_html
     if converted is not None:
         files[spec_path] = converted.text
     # Everything is produced before anything is written, then written together or not at all.
-    module_path, report_path, *_ = write_together(files)
+    write_together(files)
+    module_path, report_path = module_file, report_file
     totals = analysis.totals
     outputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in analysis.outputs.items())
     print(f"{analysis.name}: input {format_shape(analysis.input_shape)} → {outputs}")
@@ -248,6 +267,8 @@ def _build(args) -> int:
     if converted is not None:
         print(f"  spec        {spec_path}")
     print(f"  module      {module_path}")
+    for kind, path, _ in artefacts[1:]:
+        print(f"  {kind:<11} {path}")
     print(f"  report      {report_path}")
     if converted is not None:
         print(conversion_summary(converted, indent="  "))
@@ -255,6 +276,48 @@ def _build(args) -> int:
         print(f"  note: {note}")
     print(f"  done in {time.perf_counter() - started:.2f} s")
     return EXIT_OK
+
+
+EMIT_KINDS = ("py", "onnx", "torchscript")
+
+
+def _emit_kinds(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in EMIT_KINDS]
+    if unknown or not kinds:
+        raise UsageError(f"--emit takes {', '.join(EMIT_KINDS)} (comma-separated), got '{text}'")
+    if "py" not in kinds:
+        kinds.insert(0, "py")  # the module is always written: the other artefacts are made from it
+    return list(dict.fromkeys(kinds))
+
+
+def _exports(analysis, generated, kinds: list[str], folder: Path, weights: str | None):
+    """The ONNX and TorchScript artefacts, made from the same module the .py file defines."""
+    from netspec.compiler.build import build_generated
+    from netspec.compiler.export import ExportError, export_onnx, export_torchscript
+
+    module = build_generated(generated, analysis.name)
+    if weights:
+        from netspec.compiler.weights import WeightsError, load_weights
+
+        try:
+            load_weights(module, weights)
+        except WeightsError as error:
+            raise UsageError(f"--weights: {error}") from None
+    filled = f"weights from {weights}" if weights else "random weights (pass --weights FILE for trained ones)"
+    files, described = {}, []
+    if "onnx" in kinds:
+        path = folder / f"{analysis.name}.onnx"
+        try:
+            files[path], exporter = export_onnx(module, analysis.input_shape, list(analysis.outputs))
+        except ExportError as error:
+            raise UsageError(f"--emit onnx: {error}") from None
+        described.append(("onnx", str(path), f"eval mode, dynamic batch axis, input 'input'; {exporter}; {filled}"))
+    if "torchscript" in kinds:
+        path = folder / f"{analysis.name}.torchscript.pt"
+        files[path], how = export_torchscript(module, analysis.input_shape)
+        described.append(("torchscript", str(path), f"torch.jit.load; {how}; {filled}"))
+    return files, described
 
 
 def _build_many(args) -> int:
@@ -266,6 +329,8 @@ def _build_many(args) -> int:
 
     if args.convolutionize:
         raise UsageError("--convolutionize builds one spec at a time; give a single .net file")
+    if args.emit != "py" or args.weights:
+        raise UsageError("--emit and --weights build one spec at a time; give a single .net file")
     module_dir = Path(args.output) if args.output else Path("build")
     report_dir = Path(args.output) if args.output else Path("reports")
     check_output_folder(module_dir)

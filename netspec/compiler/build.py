@@ -15,7 +15,7 @@ import types
 
 import torch.nn as nn
 
-from netspec.compiler.codegen import generate
+from netspec.compiler.codegen import Generated, generate
 from netspec.ir.graph import Graph
 
 
@@ -35,8 +35,12 @@ def load_source(source: str, network: str) -> types.ModuleType:
 
 
 def build_module(graph: Graph) -> nn.Module:
-    generated = generate(graph)
-    module = load_source(generated.source, graph.name)
+    return build_generated(generate(graph), graph.name)
+
+
+def build_generated(generated: Generated, network: str) -> nn.Module:
+    """The network class of a generated file, instantiated (the CLI exports the file it writes)."""
+    module = load_source(generated.source, network)
     model = getattr(module, generated.class_name)()
     model.netspec_source = generated.source
     return model

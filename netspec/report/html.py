@@ -364,6 +364,7 @@ def render_report(
     svg: Any,
     notes: list[str],
     convolutionized: Any = None,
+    artefacts: Any = (),
 ) -> str:
     """The whole report as one HTML string: summary, charts, per-layer table, diagram, conventions, source.
 
@@ -433,6 +434,7 @@ def render_report(
         "notes": other_notes,
         "warnings": _warnings(analysis, index, files),
         "convolutionized": _convolutionized(convolutionized),
+        "artefacts": [{"kind": kind, "path": path, "note": note} for kind, path, note in artefacts],
         "page_data": json_for_script({"network": analysis.name, "source": source_name,
                                       "collapse": len(analysis.layers) > COLLAPSE_OVER, "open": initially_open(rows)}),
         "files": [{"index": f.index, "name": f.name, "lines": [_highlight(l) for l in f.lines]} for f in files],
