@@ -27,10 +27,11 @@ def test_mutated_specs_give_an_error_or_a_module_that_agrees(text, edits):
 
 
 def test_the_generator_reaches_both_outcomes():
-    """A generator that only ever produced errors (or only modules) would test little."""
+    """A generator that only ever produced errors (or only modules) would test little.
+    Derandomized, so that the check does not depend on the luck of one run."""
     outcomes = set()
 
-    @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(specs())
     def run(text):
         outcomes.add(check_compiled_agrees(text))
