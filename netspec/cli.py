@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="drop a global average pool before the classifier: output a class map at the feature stride")
         sub.add_argument("--keep-adaptive", action="store_true",
                          help="keep adaptive pools that are not the identity at the reference input instead of refusing them")
+        sub.add_argument("--scales", default="1,1.5,2", metavar="S,S,...",
+                         help="input sizes to cost the dense pass at, as multiples of the reference input (default 1,1.5,2)")
 
     def common(sub: argparse.ArgumentParser, several: bool = False) -> None:
         if several:
@@ -423,8 +425,14 @@ def _convert(args):
     if not path.is_file():
         reason = "it is a directory" if path.is_dir() else "no such file"
         raise UsageError(f"cannot read '{args.spec}': {reason}")
+    try:
+        scales = tuple(float(s) for s in args.scales.split(","))
+    except ValueError:
+        raise UsageError(f"--scales takes numbers separated by commas, such as 1,1.5,2; got '{args.scales}'") from None
+    if not scales or any(not 1 <= s <= 64 for s in scales):
+        raise UsageError(f"--scales: each scale must be between 1 and 64 (multiples of the reference input); got '{args.scales}'")
     return convolutionize_spec(path, _overrides(args.set), dense=args.dense, keep_adaptive=args.keep_adaptive,
-                               allow_outside=args.allow_outside_imports, shown_as=args.spec)
+                               scales=scales, allow_outside=args.allow_outside_imports, shown_as=args.spec)
 
 
 def _convolutionize(args) -> int:
@@ -465,7 +473,8 @@ def conversion_summary(converted, indent: str = "") -> str:
     for i, row in enumerate(rows):
         cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])] + [c.rjust(w) for c, w in zip(row[2:], widths[2:])]
         lines.append("  ".join(cells))
-    lines.append("windows = output cells: the original run once per cell on its window (at the output stride); MACs = multiply-accumulates")
+    lines.append("windows = the reference-size windows at the output stride (the output cells, unless --dense): the original runs once "
+                 "on each; MACs = multiply-accumulates")
     return "\n".join(indent + line for line in lines)
 
 

@@ -188,3 +188,55 @@ def test_cli_refusal_is_a_located_error_with_exit_status_1():
     assert "Traceback" not in result.stderr
     kept = run("convolutionize", str(SPEC_DIR / "googlenet.net"), "--set", "aux=true", "--keep-adaptive")
     assert kept.returncode == 0 and "network googlenet_fcn(classes = 1000, aux = true)" in kept.stdout
+
+
+def test_readme_figures_are_the_analysis():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    run_ = next(r for r in convolutionize_spec(SPEC_DIR / "vgg16.net").runs if r.input_shape == (3, 448, 448))
+    assert f"{run_.dense_macs / 1e9:.2f} G MACs against {run_.windows_macs / 1e9:.2f} G ({run_.ratio:.1f}×" in readme
+
+
+SMALL_PADDED = """network small(classes = 10)
+input 3x32x32
+conv 8 3x3 pad=1; relu; maxpool 2x2
+conv 16 5x5 stride=2 pad=2; relu; maxpool 2x2
+flatten
+linear 32; relu
+linear classes
+"""
+
+
+def test_a_cell_depends_on_no_pixel_outside_its_receptive_field(tmp_path):
+    torch = pytest.importorskip("torch")
+    import netspec
+
+    spec = tmp_path / "small.net"
+    spec.write_text(SMALL_PADDED)
+    converted = convolutionize_spec(spec)
+    assert converted.stride == (2 * 2 * 2, 2 * 2 * 2)  # a 2x2 pool, a stride-2 conv, a 2x2 pool
+    torch.manual_seed(0)
+    module = netspec.compile(converted.text).double().eval()
+    size, (i, j) = 64, (1, 3)
+    x = torch.randn(1, 3, size, size, dtype=torch.float64)
+    top = converted.field.start[0] + i * converted.stride[0]
+    left = converted.field.start[1] + j * converted.stride[1]
+    rows = slice(max(0, top), top + converted.field.size[0])
+    cols = slice(max(0, left), left + converted.field.size[1])
+    outside = torch.randn_like(x)
+    outside[:, :, rows, cols] = x[:, :, rows, cols]  # everything outside the field changes
+    inside = x.clone()
+    inside[:, :, rows, cols] += 1.0
+    with torch.no_grad():
+        cell = module(x)[:, :, i, j]
+        torch.testing.assert_close(module(outside)[:, :, i, j], cell, rtol=0, atol=0)
+        assert not torch.allclose(module(inside)[:, :, i, j], cell)
+
+
+def test_dense_resnet50_counts_the_classifier_at_every_position():
+    converted = convolutionize_spec(SPEC_DIR / "resnet50.net", dense=True, scales=(1.0, 2.0))
+    reference, double = converted.runs
+    assert reference.output_shape == (1000, 7, 7) and reference.windows == 1
+    # torchvision's resnet50 _ops (4.09 G) with fc (2048·1000 MACs) applied at 49 positions instead of 1
+    assert reference.dense_macs == 4_089_184_256 + 2048 * 1000 * (49 - 1)
+    assert double.output_shape == (1000, 14, 14)
+    assert double.windows == ((448 - 224) // 32 + 1) ** 2  # 8x8 windows of 224 at stride 32

@@ -27,7 +27,7 @@ class DenseRun:
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]  # the first output's, per sample
     dense_macs: int
-    windows: int  # output cells = windows the original would have to be run on
+    windows: int  # reference-size windows at the output stride: the original's runs (= output cells unless dense)
     windows_macs: int
 
     @property
@@ -76,7 +76,7 @@ def convolutionize_spec(
     original_macs = costs(original)[1].macs
     output = graph.outputs[0].node
     field = receptive_fields(graph)[output]
-    runs = tuple(dense_run(text, graph, _scaled(graph.input.shape, s), original_macs) for s in scales)
+    runs = tuple(dense_run(text, graph, _scaled(graph.input.shape, s), original_macs, field.stride) for s in scales)
     return Convolutionized(plan, text, graph, original_macs, field.stride, field, runs)
 
 
@@ -90,11 +90,18 @@ def elaborate_text(text: str, name: str, input_shape: tuple[int, ...] | None = N
     return elaborate_spec(spec, Library({b.name: b for b in spec.blocks}), {}, input_override=input_shape)
 
 
-def dense_run(text: str, graph: Graph, input_shape: tuple[int, ...], original_macs: int) -> DenseRun:
+def dense_run(text: str, graph: Graph, input_shape: tuple[int, ...], original_macs: int, stride: Sequence) -> DenseRun:
     at_size = graph if input_shape == graph.input.shape else elaborate_text(text, f"<{graph.name}>", input_shape)
     output = at_size.node(at_size.outputs[0].node).shape
-    windows = numel(output[1:])
+    windows = window_count(input_shape, graph.input.shape, stride) or numel(output[1:])
     return DenseRun(input_shape, output, costs(at_size)[1].macs, windows, windows * original_macs)
+
+
+def window_count(input_shape: Sequence[int], reference: Sequence[int], stride: Sequence) -> int | None:
+    """Windows of the reference size that fit in the input at the given stride (None if a stride is fractional)."""
+    if any(int(s) != s or s < 1 for s in stride):
+        return None
+    return numel((n - r) // int(s) + 1 for n, r, s in zip(input_shape[1:], reference[1:], stride))
 
 
 def _scaled(shape: tuple[int, ...], scale: float) -> tuple[int, ...]:
