@@ -3,36 +3,46 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from netspec.errors import NetspecError, UsageError
+from netspec.errors import NetspecError, UsageError, printable
 from netspec.ops.base import format_shape
 
+# Exit statuses (README "Exit status"): argparse also exits with 2 for unknown options.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE, as a shell reports them
+STDIN = "-"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    as_json = getattr(args, "format", None) == "json" and args.command == "check"
     try:
         return args.run(args)
-    except UsageError as error:
-        print(error.render(), file=sys.stderr)
-        return EXIT_USAGE
     except NetspecError as error:
+        status = EXIT_USAGE if isinstance(error, UsageError) else EXIT_ERROR
+        if as_json:
+            print(json.dumps(_diagnostics_json(args, error.diagnostics, error.more), indent=2))
+            return status
         print(error.render(), file=sys.stderr)
-        count = len(error.diagnostics)
-        if count > 1:
+        count = len(error.diagnostics) + error.more
+        if error.more:
+            print(f"{count} errors (the first {len(error.diagnostics)} are shown)", file=sys.stderr)
+        elif count > 1:
             print(f"{count} errors", file=sys.stderr)
-        return EXIT_ERROR
+        return status
+    except BrokenPipeError:  # `netspec summary x.net | head`: the reader has what it wanted
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:  # an internal bug: say so plainly; details only on request
         if os.environ.get("NETSPEC_DEBUG"):
             raise
@@ -60,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         if several:
             sub.add_argument("spec", nargs="+", help="a .net spec file; several files or folders build each and an index")
         else:
-            sub.add_argument("spec", help="a .net spec file")
+            sub.add_argument("spec", help="a .net spec file, or - to read the spec from standard input")
         sub.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
         sub.add_argument("--allow-outside-imports", action="store_true", help="allow imports from outside the spec's folder")
 
@@ -72,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="parse and check a spec; print every error")
     common(check)
     sizing(check)
+    check.add_argument(
+        "--format", choices=("text", "json"), default="text",
+        help="json: the diagnostics as one JSON object on standard output, for editors and CI",
+    )
     check.set_defaults(run=_check)
 
     summary = commands.add_parser("summary", help="per-layer shapes, parameters, MACs and memory")
@@ -151,17 +165,19 @@ def _analyze(args):
     from netspec.errors import SpecError
     from netspec.ir.elaborate import resizable
 
-    path = Path(args.spec)
-    if not path.is_file():
-        reason = "it is a directory" if path.is_dir() else "no such file"
-        raise UsageError(f"cannot read '{args.spec}': {reason}")
-    at = resizable(path, _overrides(args.set), args.allow_outside_imports)
+    overrides = _overrides(args.set)
+    args.spec_text = _spec_text(args.spec)
+    if args.spec == STDIN:
+        at = resizable(args.spec_text, overrides, args.allow_outside_imports, shown_as="<stdin>")
+    else:
+        at = resizable(Path(args.spec), overrides, args.allow_outside_imports)
     graph = at(_input_shape(getattr(args, "input", None)))
     borders = border_warnings(graph)
     if getattr(args, "strict", False) and borders:
         raise SpecError.collected([replace(d, severity="error") for d in borders])
-    for warning in [*graph.warnings, *borders]:
-        print(warning.render(), file=sys.stderr)
+    if getattr(args, "format", None) != "json" or args.command != "check":
+        for warning in [*graph.warnings, *borders]:
+            print(warning.render(), file=sys.stderr)
 
     def resize(shape):
         try:
@@ -172,8 +188,48 @@ def _analyze(args):
     return Analysis(graph, resize=resize)
 
 
+def _spec_text(spec: str) -> str:
+    """The spec's text (from standard input for `-`), or a usage error when it cannot be read."""
+    from netspec.syntax.text import read_spec_file, read_spec_stream
+
+    if spec == STDIN:
+        return read_spec_stream(sys.stdin.buffer, "<stdin>")
+    path = Path(spec)
+    try:
+        if path.is_dir():
+            raise UsageError(f"cannot read '{spec}': it is a folder")
+        return read_spec_file(path, spec)
+    except FileNotFoundError:
+        raise UsageError(f"cannot read '{spec}': no such file") from None
+    except OSError as error:
+        raise UsageError(f"cannot read '{spec}': {error.strerror or error}") from None
+
+
+def _diagnostics_json(args, diagnostics, more: int = 0) -> dict:
+    errors = sum(d.severity == "error" for d in diagnostics) + more
+    return {
+        "file": args.spec if args.spec != STDIN else "<stdin>",
+        "ok": errors == 0,
+        "errors": errors,
+        "omitted": more,
+        "diagnostics": [d.as_dict() for d in diagnostics],
+    }
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so that the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def _check(args) -> int:
     analysis = _analyze(args)
+    if args.format == "json":
+        print(json.dumps(_diagnostics_json(args, analysis.graph.warnings), indent=2))
+        return EXIT_OK
     outputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in analysis.outputs.items())
     print(f"{args.spec}: ok: {analysis.name}, {len(analysis.layers)} layers, {analysis.totals.params:,} parameters, output {outputs}")
     return EXIT_OK
@@ -184,7 +240,7 @@ def _summary(args) -> int:
 
     analysis = _analyze(args)
     if args.format == "json":
-        print(json.dumps(analysis.as_dict(args.batch, args.dtype), indent=2))
+        print(json.dumps(analysis.as_dict(args.batch, args.dtype), indent=2, allow_nan=False))
     elif args.format == "csv":
         print(summary.csv_text(analysis, args.depth, args.batch, args.dtype), end="")
     elif args.format == "markdown":
@@ -216,7 +272,7 @@ def _build(args) -> int:
         source_text, source_name = converted.text, str(spec_path)
     else:
         analysis = _analyze(args)
-        source_text, source_name = Path(args.spec).read_text(encoding="utf-8"), args.spec
+        source_text, source_name = args.spec_text, args.spec if args.spec != STDIN else "<stdin>"
     from netspec.compiler.codegen import generate
     from netspec.report import write_report_text
 
@@ -358,7 +414,7 @@ def _import_torch(args) -> int:
     module_name, sep, factory_name = args.factory.partition(":")
     if not sep or not module_name or not re.fullmatch(r"[A-Za-z_][\w.]*", factory_name):
         raise UsageError(f"give the model as MODULE:FACTORY (for example torchvision.models:resnet50), got '{args.factory}'")
-    if not re.fullmatch(r"\d+(x\d+)*", args.input):
+    if not re.fullmatch(r"[0-9]+(x[0-9]+)*", args.input):
         raise UsageError(f"--input takes a per-sample shape such as 3x224x224, got '{args.input}'")
     sys.path.insert(0, os.getcwd())  # as `python -m` does: modules next to the user are importable
     try:
@@ -509,23 +565,32 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
     values = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z_]\w*", name.strip()):
-            raise UsageError(f"--set takes NAME=VALUE, got '{pair}'")
-        values[name.strip()] = _literal(text.strip(), pair)
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()):
+            raise UsageError(f"--set takes NAME=VALUE, got '{printable(pair)}'")
+        values[name.strip()] = _literal(text.strip(), printable(pair))
     return values
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,100}")  # ASCII digits only: int() would also take '٣'
+_DIMS = re.compile(r"[0-9]{1,100}(x[0-9]{1,100}){1,7}")
+_FLOAT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _literal(text: str, pair: str) -> Any:
     if text in ("true", "false"):
         return text == "true"
-    if re.fullmatch(r"-?\d+", text):
+    if _INTEGER.fullmatch(text):
         return int(text)
-    if re.fullmatch(r"\d+(x\d+)+", text):
+    if _DIMS.fullmatch(text):
         return tuple(int(v) for v in text.split("x"))
-    try:
-        return float(text)
-    except ValueError:
-        raise UsageError(f"--set {pair}: the value must be a number, true/false or dimensions like 3x32x32") from None
+    if _FLOAT.fullmatch(text) and len(text) <= 100:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        raise UsageError(f"--set {pair}: {text} is too large for a number")
+    raise UsageError(
+        f"--set {pair}: the value must be a number (ASCII digits, finite), true/false or dimensions like 3x32x32"
+    )
 
 
 def _human(count: float) -> str:

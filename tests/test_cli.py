@@ -125,3 +125,83 @@ def test_a_file_that_is_not_utf8_is_a_located_error(tmp_path):
     result = run("check", str(spec))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"{spec}:3:18: error: this file is not UTF-8 text: byte 0xe9")
+
+
+# ---- the exit-status contract: 0 ok, 1 errors in the spec, 2 usage errors (README "Exit status")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["check", str(VGG16), "--set", "a"], "--set takes NAME=VALUE, got 'a'"),
+        (["check", str(VGG16), "--set", "a="], "--set a=: the value must be a number"),
+        (["check", str(VGG16), "--set", "classes=abc"], "--set classes=abc: the value must be a number"),
+        (["check", str(VGG16), "--set", "classes=٣"], "--set classes=٣: the value must be a number (ASCII digits"),
+        (["check", str(VGG16), "--set", "classes=nan"], "--set classes=nan: the value must be a number"),
+        (["check", str(VGG16), "--set", "classes=1e999"], "--set classes=1e999: 1e999 is too large for a number"),
+        (["check", "no/such/spec.net"], "cannot read 'no/such/spec.net': no such file"),
+        (["check", "specs"], "cannot read 'specs': it is a folder"),
+    ],
+    ids=["no-equals", "no-value", "not-a-number", "arabic-digit", "nan", "infinite", "missing-file", "folder"],
+)
+def test_usage_errors_exit_with_2(args, message):
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"netspec: error: {message}"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_option_exits_with_2():
+    assert run("check", str(VGG16), "--no-such-option").returncode == 2
+
+
+def test_a_dash_reads_the_spec_from_standard_input():
+    text = (ROOT / "specs" / "lenet5.net").read_text()
+    result = subprocess.run(
+        [sys.executable, "-m", "netspec.cli", "summary", "-", "--format", "json"],
+        input=text, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["params"] == 44_426
+
+
+def test_errors_in_a_spec_from_standard_input_name_it():
+    result = subprocess.run(
+        [sys.executable, "-m", "netspec.cli", "check", "-"],
+        input="network a\ninput 3x8x8\nconv 0 3x3\n", cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1 and result.stderr.startswith("<stdin>:3:6: error: channels must be")
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    result = subprocess.run(
+        f"{sys.executable} -m netspec.cli summary {VGG16} | head -1", shell=True, cwd=ROOT,
+        capture_output=True, text=True, timeout=120, executable="/bin/bash",
+    )
+    assert result.stdout == "vgg16: input 3x224x224\n"
+    assert result.stderr == ""
+
+
+def test_check_json_lists_every_diagnostic_with_its_location_and_code(tmp_path):
+    spec = tmp_path / "bad.net"
+    spec.write_text("network bad\ninput 3x8x8\nconv 0 3x3\nrelu\nlinaer 10\n")
+    result = run("check", str(spec), "--format", "json")
+    assert result.returncode == 1 and result.stderr == ""
+    report = json.loads(result.stdout)
+    assert (report["file"], report["ok"], report["errors"], report["omitted"]) == (str(spec), False, 2, 0)
+    first, second = report["diagnostics"]
+    assert first == {
+        "file": str(spec), "line": 3, "col": 6, "end_line": 3, "end_col": 7, "severity": "error",
+        "code": "attribute", "message": "channels must be a positive integer, got 0", "notes": [],
+    }
+    assert (second["line"], second["col"], second["end_col"], second["code"]) == (5, 1, 7, "unknown-name")
+
+
+def test_check_json_of_a_good_spec_and_of_a_usage_error():
+    ok = run("check", str(VGG16), "--format", "json")
+    assert ok.returncode == 0 and json.loads(ok.stdout) == {
+        "file": str(VGG16), "ok": True, "errors": 0, "omitted": 0, "diagnostics": []
+    }
+    usage = run("check", "missing.net", "--format", "json")
+    assert usage.returncode == 2
+    assert json.loads(usage.stdout)["diagnostics"][0]["code"] == "usage"

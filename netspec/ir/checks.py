@@ -18,6 +18,7 @@ def without_unreachable(graph: Graph) -> Graph:
             f"'{node.name}' is computed but never reaches an output; it is left out of the network",
             node.span,
             "warning",
+            code="unreachable",
         )
         for node in graph.layers()
         if node.name not in live and not graph.consumers(node.name)  # the end of a dead chain

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from netspec.collector import collector_paused
-from netspec.errors import DiagnosticSink, NetspecError, Note, Span, SpecError, did_you_mean
+from netspec.errors import DiagnosticSink, LimitError, NetspecError, Note, Span, SpecError, did_you_mean
 from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
 from netspec.ir.module_names import legal_module_names
-from netspec.ir.naming import finalize_names
-from netspec.ir.values import MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
+from netspec.ir.naming import finalize_names, module_path_clashes
+from netspec.ir.values import MAX_INTEGER, MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
 from netspec.ops import all_ops, lookup
 from netspec.ops.base import Attrs, CollapseError, OpError, Symbol, format_shape
 from netspec.syntax import ast
@@ -20,6 +20,9 @@ from netspec.ir.loader import Library, load
 MAX_REPEAT = 10_000
 TOO_DEEP = "the spec nests too deeply to process: an expression or a chain of block calls is too deep"
 MAX_NODES = 200_000
+MAX_WORK = 1_000_000  # statements run while elaborating, nested repeats and block calls included
+MAX_NESTING = 100  # statements inside statements and block calls, counted together
+MAX_FAN_IN = 1_000  # inputs of one merge
 
 
 @dataclass
@@ -54,21 +57,24 @@ class Elaborator:
         self.input_override = input_override
         self.referenced: set[str] = set()
         self.collapses: set[tuple[str, Span]] = set()  # (message, span) of inputs found too small
+        self.work = 0  # statements run so far
+        self.repeats = 1  # how many times the statements being run will run: the product of enclosing repeats
+        self.nesting = 0
 
     # ---- entry
     def run(self, overrides: Mapping[str, Any]) -> Graph | None:
         spec = self.spec
         for extra in spec.networks[1:]:
-            self.sink.error("a spec declares one network; this is a second", extra.span, [Note(spec.networks[0].span, "the first is here")])
+            self.sink.error("a spec declares one network; this is a second", extra.span, [Note(spec.networks[0].span, "the first is here")], code="structure")
         for extra in spec.inputs[1:]:
-            self.sink.error("a spec declares one input; this is a second", extra.span, [Note(spec.inputs[0].span, "the first is here")])
+            self.sink.error("a spec declares one input; this is a second", extra.span, [Note(spec.inputs[0].span, "the first is here")], code="structure")
         if not spec.networks:
-            self.sink.error("no 'network NAME(...)' line: a spec that only holds blocks can be imported but not built", spec.span)
+            self.sink.error("no 'network NAME(...)' line: a spec that only holds blocks can be imported but not built", spec.span, code="structure")
             return None
         network = spec.networks[0]
         params = self._network_params(network, overrides)
         if not spec.inputs:
-            self.sink.error("no 'input' line: declare the input shape, e.g. 'input 3x224x224'", network.span)
+            self.sink.error("no 'input' line: declare the input shape, e.g. 'input 3x224x224'", network.span, code="structure")
             return None
         scope = Scope({}, {}, (), params)
         current = self._input(spec.inputs[0], scope) or Tensor(None, None, spec.inputs[0].span)  # unknown after an error
@@ -85,6 +91,16 @@ class Elaborator:
         if self.sink.errors:
             return None
         nodes, outputs = legal_module_names(*finalize_names(self.nodes, outputs, self.counters))
+        for first, second in module_path_clashes(nodes):
+            if first.name == second.name:
+                message = f"two layers are named '{second.name}'; name one of them differently"
+            elif first.name.startswith(second.name + "."):
+                message = f"'{second.name}' names this layer and also the scope holding '{first.name}'; name one of them differently"
+            else:
+                message = f"'{first.name}' names a layer and also the scope holding '{second.name}'; name one of them differently"
+            self.sink.error(message, second.span, [Note(first.span, f"'{first.name}' comes from here")], code="duplicate-name")
+        if self.sink.errors:
+            return None
         return Graph(network.name, tuple(params.items()), tuple(nodes), tuple(outputs), network.span)
 
     def _network_params(self, network: ast.NetworkDecl, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,14 +108,14 @@ class Elaborator:
         for name in overrides:
             if name not in known:
                 hint = did_you_mean(name, known) or (f"; it has: {', '.join(sorted(known))}" if known else "; it has none")
-                self.sink.error(f"--set {name}: network '{network.name}' has no parameter '{name}'{hint}", network.span)
+                self.sink.error(f"--set {name}: network '{network.name}' has no parameter '{name}'{hint}", network.span, code="parameter")
         values: dict[str, Any] = {}
         evaluator = Evaluator(lambda n: values.get(n, MISSING), lambda: list(values), self._no_layers)
         for param in network.params:
             if param.name in overrides:
                 values[param.name] = overrides[param.name]
             elif param.default is None:
-                self.sink.error(f"network parameter '{param.name}' has no default; set it (--set {param.name}=...)", param.span)
+                self.sink.error(f"network parameter '{param.name}' has no default; set it (--set {param.name}=...)", param.span, code="parameter")
             else:
                 try:
                     values[param.name] = evaluator.eval(param.default)
@@ -108,7 +124,7 @@ class Elaborator:
         return values
 
     def _no_layers(self, call: ast.Call) -> Any:
-        raise SpecError(f"'{call.callee}' is not a function that can be used here", call.callee_span)
+        raise SpecError(f"'{call.callee}' is not a function that can be used here", call.callee_span, code="value")
 
     def _input(self, decl: ast.InputDecl, scope: Scope) -> Tensor | None:
         if self.input_override is not None:
@@ -123,10 +139,10 @@ class Elaborator:
                 shape = (shape,)
             if not isinstance(shape, tuple) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
                 shown = format_shape(shape) if isinstance(shape, tuple) and all(isinstance(d, (int, float)) for d in shape) else describe(shape)
-                self.sink.error(f"the input shape must be positive integers such as 3x224x224, got {shown}", decl.shape.span)
+                self.sink.error(f"the input shape must be positive integers such as 3x224x224, got {shown}", decl.shape.span, code="input-shape")
                 return None
             if not 1 <= len(shape) <= 4:
-                self.sink.error(f"inputs have 1 to 4 axes (C, CxL, CxHxW, CxDxHxW), got {len(shape)}", decl.shape.span)
+                self.sink.error(f"inputs have 1 to 4 axes (C, CxL, CxHxW, CxDxHxW), got {len(shape)}", decl.shape.span, code="input-shape")
                 return None
         node = Node("input", INPUT_OP, Attrs(()), (), tuple(shape), decl.span)
         self.nodes.append(node)
@@ -135,15 +151,32 @@ class Elaborator:
 
     # ---- statements
     def _run_body(self, body, scope: Scope, current: Tensor | None, outputs: list[Output]) -> Tensor | None:
-        for stmt in body:
-            try:
-                current = self._statement(stmt, scope, current, outputs)
-            except Poisoned:
-                current = self._poison(stmt, scope, current)
-            except NetspecError as error:
-                self.sink.add(error)
-                current = self._poison(stmt, scope, current)
-        return current
+        if self.nesting >= MAX_NESTING and body:
+            raise LimitError(
+                f"statements and block calls nest more than {MAX_NESTING} levels deep here", body[0].span
+            )
+        self.nesting += 1
+        try:
+            for stmt in body:
+                self.work += 1
+                if self.work > MAX_WORK:
+                    raise LimitError(
+                        f"elaborating the spec runs more than {MAX_WORK:,} statements (repeats and block calls "
+                        "included); is a repeat count too large?",
+                        stmt.span,
+                    )
+                try:
+                    current = self._statement(stmt, scope, current, outputs)
+                except Poisoned:
+                    current = self._poison(stmt, scope, current)
+                except LimitError:
+                    raise  # a limit stops elaboration at once: going on would only hit it again
+                except NetspecError as error:
+                    self.sink.add(error)
+                    current = self._poison(stmt, scope, current)
+            return current
+        finally:
+            self.nesting -= 1
 
     def _poison(self, stmt, scope: Scope, current: Tensor | None) -> Tensor | None:
         """After a failed statement: its name (if any) and the current value become unknown, so
@@ -192,12 +225,12 @@ class Elaborator:
     def _condition(self, expr: ast.Expr, scope: Scope, current: Tensor | None) -> bool:
         value = self._evaluator(scope, current).eval(expr)
         if not isinstance(value, bool):
-            raise SpecError(f"a condition must be true or false, got {describe(value)}", expr.span)
+            raise SpecError(f"a condition must be true or false, got {describe(value)}", expr.span, code="value")
         return value
 
     def _output(self, stmt: ast.Output, scope: Scope, current: Tensor | None, outputs: list[Output] | None) -> None:
         if outputs is None:
-            raise SpecError("'output' belongs at the top level of the network, not inside a block", stmt.span)
+            raise SpecError("'output' belongs at the top level of the network, not inside a block", stmt.span, code="structure")
         if stmt.when is not None and stmt.when != "training":
             raise SpecError(
                 f"'output ... when {stmt.when}': the only condition an output takes is `when training`"
@@ -213,7 +246,7 @@ class Elaborator:
         for expr in stmt.values:
             value = self._evaluator(scope, current).eval(expr)
             if not isinstance(value, Tensor):
-                raise SpecError(f"'output' takes values, got {describe(value)}", expr.span)
+                raise SpecError(f"'output' takes values, got {describe(value)}", expr.span, code="value")
             if value.known:
                 name = expr.id if isinstance(expr, ast.Name) else value.node.split(".")[0]
                 outputs.append(Output(name, value.node, expr.span, training))
@@ -221,16 +254,27 @@ class Elaborator:
     def _repeat(self, stmt: ast.Repeat, scope: Scope, current, outputs) -> Tensor | None:
         count = self._evaluator(scope, current).eval(stmt.count)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise SpecError(f"repeat needs a count ≥ 0, got {describe(count)}", stmt.count.span)
+            raise SpecError(f"repeat needs a count ≥ 0, got {describe(count)}", stmt.count.span, code="value")
         if count > MAX_REPEAT:
-            raise SpecError(f"repeat count {count} is over the limit of {MAX_REPEAT}", stmt.count.span)
-        for i in range(count):
-            inner = replace(scope, iteration=scope.iteration + ((id(stmt), i),))
-            inner.values = scope.values
-            inner.defined_at = scope.defined_at
-            if stmt.index:
-                scope.values[stmt.index] = i
-            current = self._run_body(stmt.body, inner, current, outputs)
+            raise LimitError(f"repeat count {count:,} is over the limit of {MAX_REPEAT:,}", stmt.count.span)
+        if self.repeats * count * len(stmt.body) > MAX_WORK:  # checked before looping, not after the work
+            raise LimitError(
+                f"this repeat runs its body {self.repeats * count:,} times in all, counting the repeats it is "
+                f"nested in; elaboration is limited to {MAX_WORK:,} statements",
+                stmt.count.span,
+            )
+        outer = self.repeats
+        self.repeats = outer * max(count, 1)
+        try:
+            for i in range(count):
+                inner = replace(scope, iteration=scope.iteration + ((id(stmt), i),))
+                inner.values = scope.values
+                inner.defined_at = scope.defined_at
+                if stmt.index:
+                    scope.values[stmt.index] = i
+                current = self._run_body(stmt.body, inner, current, outputs)
+        finally:
+            self.repeats = outer
         return current
 
     def _residual(self, stmt: ast.Residual, scope: Scope, current, outputs) -> Tensor | None:
@@ -261,12 +305,17 @@ class Elaborator:
             raise SpecError(
                 f"residual shapes differ: the body gives {format_shape(body.shape)} but the {kind} gives {format_shape(skip.shape)}{hint}",
                 stmt.span,
-                notes,
+                notes, code="shape",
             )
         return self._apply("add", [body, skip], {}, {}, scope, stmt.span, None, stmt.span)
 
     def _merge(self, stmt: ast.Merge, scope: Scope, current, outputs) -> Tensor | None:
         start = self._need_current(current, stmt.span, stmt.merger.callee, poisoned_ok=True)
+        if len(stmt.branches) > MAX_FAN_IN:
+            raise LimitError(
+                f"'{stmt.merger.callee}:' has {len(stmt.branches):,} branches; a merge takes at most {MAX_FAN_IN:,} inputs",
+                stmt.merger.span,
+            )
         results = []
         inline = stmt.inline or (False,) * len(stmt.branches)
         for branch, span, flat in zip(stmt.branches, stmt.branch_spans, inline):
@@ -295,10 +344,10 @@ class Elaborator:
             raise SpecError(
                 f"'{call.callee}' cannot merge branches; use one of {', '.join(merging)}"
                 + did_you_mean(call.callee, merging),
-                call.callee_span,
+                call.callee_span, code="merge",
             )
         if any(isinstance(self._evaluator(scope, start).eval(a), Tensor) for a in call.args):
-            raise SpecError(f"'{call.callee}:' merges its branches; it takes no value arguments", call.span)
+            raise SpecError(f"'{call.callee}:' merges its branches; it takes no value arguments", call.span, code="merge")
         return self._invoke_op(op, call, results, scope, start, None)
 
     # ---- chains and calls
@@ -314,7 +363,7 @@ class Elaborator:
             name = None
         for index, call in enumerate(stages):
             if self._reference(call, scope) is not None:
-                raise SpecError(f"'{call.callee}' is a value; only the first stage of a pipeline can be a value", call.span)
+                raise SpecError(f"'{call.callee}' is a value; only the first stage of a pipeline can be a value", call.span, code="value")
             current = self._invoke(call, scope, current, name if index == len(stages) - 1 else None)
         return current
 
@@ -325,7 +374,7 @@ class Elaborator:
         if value is MISSING:
             return None
         if not isinstance(value, Tensor):
-            raise SpecError(f"'{call.callee}' is {describe(value)}, not a layer or a value", call.span)
+            raise SpecError(f"'{call.callee}' is {describe(value)}, not a layer or a value", call.span, code="value")
         self.referenced.add(call.callee)
         return value
 
@@ -336,15 +385,15 @@ class Elaborator:
         op = lookup(call.callee)
         if op is None:
             if call.callee == INPUT_OP:
-                raise SpecError("'input' is declared once at the top, e.g. 'input 3x224x224'", call.callee_span)
+                raise SpecError("'input' is declared once at the top, e.g. 'input 3x224x224'", call.callee_span, code="structure")
             if call.callee == "in":
                 raise SpecError(
                     "a pipeline starts from the current value already; drop 'in', or name a value with "
                     "`as NAME` and start the pipeline from that name",
-                    call.callee_span,
+                    call.callee_span, code="unknown-name",
                 )
             candidates = [*all_ops(), *self.library.blocks, *scope.names()]
-            raise SpecError(f"unknown op or block '{call.callee}'{did_you_mean(call.callee, candidates)}", call.callee_span)
+            raise SpecError(f"unknown op or block '{call.callee}'{did_you_mean(call.callee, candidates)}", call.callee_span, code="unknown-name")
         return self._invoke_op(op, call, None, scope, current, name)
 
     def _invoke_op(self, op, call: ast.Call, inputs, scope: Scope, current, name) -> Tensor:
@@ -360,19 +409,21 @@ class Elaborator:
                     raise self._undefined(value, expr.span, evaluator)
                 if isinstance(value, Tensor):
                     raise SpecError(
-                        f"value arguments come first, before the attributes of '{op.name}'", expr.span
+                        f"value arguments come first, before the attributes of '{op.name}'", expr.span, code="arguments",
                     )
         raw, spans = self._bind_attrs(op, call, values, arg_exprs, evaluator)
         if inputs is None:
             inputs = explicit or [self._need_current(current, call.span, op.name, poisoned_ok=True)]
         elif explicit:
-            raise SpecError(f"'{op.name}' already has its inputs", call.span)
+            raise SpecError(f"'{op.name}' already has its inputs", call.span, code="arguments")
         if op.arity == 1 and len(inputs) != 1:
-            raise SpecError(f"'{op.name}' takes one input, got {len(inputs)}", call.span)
+            raise SpecError(f"'{op.name}' takes one input, got {len(inputs)}", call.span, code="arguments")
+        if op.arity is None and len(inputs) > MAX_FAN_IN:
+            raise LimitError(f"'{op.name}' has {len(inputs):,} inputs; a merge takes at most {MAX_FAN_IN:,}", call.span)
         if op.arity is None and len(inputs) < 2:
             raise SpecError(
                 f"'{op.name}' needs two or more inputs: write {op.name}(a, b), or merge branches with '{op.name}:'",
-                call.span,
+                call.span, code="arguments",
             )
         return self._apply(op.name, inputs, raw, spans, scope, call.span, name, call.callee_span)
 
@@ -384,18 +435,18 @@ class Elaborator:
             if isinstance(values[len(positional)], Symbol):
                 word = values[len(positional)].name
                 if word in kinds:
-                    raise SpecError(f"attribute '{word}' of '{op.name}' needs a value, as in {word}=...", extra.span)
+                    raise SpecError(f"attribute '{word}' of '{op.name}' needs a value, as in {word}=...", extra.span, code="attribute")
                 raise self._undefined(values[len(positional)], extra.span, evaluator)
             if positional:
                 given = f"{len(values)} were given"
                 takes = f"takes {len(positional)} positional argument{'s' * (len(positional) != 1)}"
                 raise SpecError(
-                    f"'{op.name}' {takes} ({', '.join(a.name for a in positional)}) but {given}", extra.span
+                    f"'{op.name}' {takes} ({', '.join(a.name for a in positional)}) but {given}", extra.span, code="arguments",
                 )
             named = ", ".join(f"{a.name}=" for a in op.attrs)
             raise SpecError(
                 f"'{op.name}' takes no positional arguments" + (f"; name its attributes ({named})" if named else ""),
-                extra.span,
+                extra.span, code="arguments",
             )
         raw: dict[str, Any] = {}
         spans: dict[str, Span] = {}
@@ -409,9 +460,9 @@ class Elaborator:
                     siblings = [o.name for o in all_ops().values() if o.family == op.family and kw.name in {a.name for a in o.attrs}]
                     if siblings:
                         hint += f" ({' and '.join(siblings[:2])} {'has' if len(siblings) == 1 else 'have'} '{kw.name}')"
-                raise SpecError(f"'{op.name}' has no attribute '{kw.name}'{hint}", kw.span)
+                raise SpecError(f"'{op.name}' has no attribute '{kw.name}'{hint}", kw.span, code="attribute")
             if kw.name in raw:
-                raise SpecError(f"'{kw.name}' is given twice", kw.span)
+                raise SpecError(f"'{kw.name}' is given twice", kw.span, code="attribute")
             raw[kw.name], spans[kw.name] = evaluator.eval(kw.value, symbols_ok=True), kw.value.span
         for attr_name, value in raw.items():
             if not isinstance(value, Symbol) or kinds[attr_name] == "choice" or kinds[attr_name].startswith("padding"):
@@ -420,7 +471,7 @@ class Elaborator:
                 raise SpecError(
                     f"{attr_name} must be true or false, got '{value.name}'"
                     + did_you_mean(value.name, [*evaluator.names(), "true", "false"]),
-                    spans[attr_name],
+                    spans[attr_name], code="attribute",
                 )
             raise self._undefined(value, spans[attr_name], evaluator)
         return raw, spans
@@ -447,10 +498,12 @@ class Elaborator:
             if isinstance(error, CollapseError):
                 self.collapses.add((reported.diagnostics[0].message, reported.diagnostics[0].span))
             raise reported from None
+        if any(d > MAX_INTEGER for d in shape):
+            raise LimitError(f"the output of '{op_name}' ({format_shape(shape)}) is too large: sizes are limited to 64 bits", callee_span)
+        if len(self.nodes) >= MAX_NODES:
+            raise LimitError(f"the network grows past {MAX_NODES:,} layers; is a repeat count too large?", span)
         local = self._local(scope, name, op_name, span)
         node_name = ".".join([f.name for f in scope.frames] + [local])
-        if len(self.nodes) >= MAX_NODES:
-            raise SpecError(f"the network grows past {MAX_NODES} layers; is a repeat count too large?", span)
         self.nodes.append(Node(node_name, op_name, attrs, tuple(t.node for t in inputs), shape, span, scope.frames))
         return Tensor(node_name, shape, span)
 
@@ -458,7 +511,7 @@ class Elaborator:
         if block.name in scope.block_stack:
             chain = " → ".join([*scope.block_stack[scope.block_stack.index(block.name):], block.name])
             raise SpecError(f"block '{block.name}' calls itself ({chain}); blocks cannot be recursive", call.callee_span,
-                            [Note(block.span, f"'{block.name}' is defined here")])
+                            [Note(block.span, f"'{block.name}' is defined here")], code="recursion")
         evaluator = self._evaluator(scope, current)
         args = self._bind_block_args(block, call, evaluator)
         start = self._need_current(current, call.span, block.name, poisoned_ok=True)
@@ -479,7 +532,7 @@ class Elaborator:
                 replace(d, notes=d.notes + (note,)) for d in self.sink.diagnostics[reported:]
             ]
         if result is None:
-            raise SpecError(f"block '{block.name}' produces no value", call.span)
+            raise SpecError(f"block '{block.name}' produces no value", call.span, code="structure")
         return result
 
     def _bind_block_args(self, block: ast.BlockDef, call: ast.Call, evaluator: Evaluator) -> dict[str, Any]:
@@ -488,16 +541,16 @@ class Elaborator:
             raise SpecError(
                 f"block '{block.name}' takes {len(params)} argument{'s' * (len(params) != 1)} "
                 f"({', '.join(params)}) but {len(call.args)} were given",
-                call.span, [Note(block.span, f"'{block.name}' is defined here")],
+                call.span, [Note(block.span, f"'{block.name}' is defined here")], code="arguments",
             )
         args = {p: evaluator.eval(e) for p, e in zip(params, call.args)}
         for kw in call.kwargs:
             if kw.name not in params:
                 hint = did_you_mean(kw.name, params) or (f"; it has: {', '.join(params)}" if params else "; it has none")
                 raise SpecError(f"block '{block.name}' has no parameter '{kw.name}'{hint}", kw.span,
-                                [Note(block.span, f"'{block.name}' is defined here")])
+                                [Note(block.span, f"'{block.name}' is defined here")], code="arguments")
             if kw.name in args:
-                raise SpecError(f"'{kw.name}' is given twice", kw.span)
+                raise SpecError(f"'{kw.name}' is given twice", kw.span, code="arguments")
             args[kw.name] = evaluator.eval(kw.value)
         missing = [p.name for p in block.params if p.name not in args and p.default is None]
         if missing:
@@ -506,7 +559,7 @@ class Elaborator:
                 f"block '{block.name}' is missing argument{'s' * (len(missing) != 1)} "
                 + ", ".join(f"'{m}'" for m in missing)
                 + f" (it takes {', '.join(params)}; {given} {'was' if given == 1 else 'were'} given)",
-                call.span, [Note(block.span, f"'{block.name}' is defined here")],
+                call.span, [Note(block.span, f"'{block.name}' is defined here")], code="arguments",
             )
         for param in block.params:
             if param.name not in args:
@@ -514,7 +567,7 @@ class Elaborator:
                 args[param.name] = defaults.eval(param.default)
         for value, param in zip(args.values(), block.params):
             if isinstance(value, Tensor):
-                raise SpecError(f"block parameters are numbers or flags; '{param.name}' got {describe(value)}", call.span)
+                raise SpecError(f"block parameters are numbers or flags; '{param.name}' got {describe(value)}", call.span, code="arguments")
         return args
 
     # ---- names
@@ -538,14 +591,18 @@ class Elaborator:
 
     def _bind(self, scope: Scope, name: str, value: Tensor | None, span: Span) -> None:
         if name == "in":
-            raise SpecError("'in' is reserved for the current value; choose another name for this value", span)
+            raise SpecError("'in' is reserved for the current value; choose another name for this value", span, code="reserved-name")
+        if name == INPUT_OP:
+            raise SpecError(
+                "'input' names the network's input; choose another name for this value", span, code="reserved-name"
+            )
         if lookup(name) is not None or name in self.library.blocks:
-            raise SpecError(f"'{name}' is the name of an op or block; choose another name for this value", span)
+            raise SpecError(f"'{name}' is the name of an op or block; choose another name for this value", span, code="reserved-name")
         previous = scope.defined_at.get(name)
         if previous is not None and previous[1] == scope.iteration:
-            raise SpecError(f"duplicate name '{name}'", span, [Note(previous[0], f"'{name}' is first defined here")])
+            raise SpecError(f"duplicate name '{name}'", span, [Note(previous[0], f"'{name}' is first defined here")], code="duplicate-name")
         if name in scope.globals and name not in scope.values:
-            raise SpecError(f"'{name}' is a network parameter; choose another name for this value", span)
+            raise SpecError(f"'{name}' is a network parameter; choose another name for this value", span, code="reserved-name")
         scope.values[name] = value
         scope.defined_at[name] = (span, scope.iteration)
 
@@ -576,7 +633,7 @@ class Elaborator:
     @staticmethod
     def _need_current(current: Tensor | None, span: Span, what: str, poisoned_ok: bool = False) -> Tensor:
         if current is None:
-            raise SpecError(f"'{what}' has no input here", span)
+            raise SpecError(f"'{what}' has no input here", span, code="structure")
         if not current.known and not poisoned_ok:
             raise Poisoned()
         return current
@@ -603,7 +660,8 @@ def _op_error(error: OpError, raw: Mapping[str, Any], spans: Mapping[str, Span],
         message = f"{head}, but {text} = {got}"
         if "must be an integer" in head and "/" in text and "//" not in text:
             message += "; use '//' to divide and round down"
-    return SpecError(message, where, notes)
+    code = "collapse" if isinstance(error, CollapseError) else "shape" if error.inputs else "attribute"
+    return SpecError(message, where, notes, code=code)
 
 
 def _span_text(span: Span) -> str:
@@ -623,26 +681,28 @@ def elaborate(
     overrides: Mapping[str, Any] | None = None,
     allow_outside: bool = False,
     input_shape: tuple[int, ...] | None = None,
+    shown_as: str = "<spec>",
 ) -> Graph:
     """Parse, load imports, elaborate and check; raise a NetspecError listing every problem found.
 
-    `input_shape` replaces the spec's declared input (as `--input` does)."""
-    return resizable(source, overrides, allow_outside)(input_shape)
+    `source` is a path or the text itself (then named `shown_as` in messages); `input_shape`
+    replaces the spec's declared input (as `--input` does)."""
+    return resizable(source, overrides, allow_outside, shown_as)(input_shape)
 
 
 def resizable(
-    source: str | Path, overrides: Mapping[str, Any] | None = None, allow_outside: bool = False
+    source: str | Path, overrides: Mapping[str, Any] | None = None, allow_outside: bool = False, shown_as: str = "<spec>"
 ) -> Callable[[tuple[int, ...] | None], Graph]:
     """Load a spec once; the result elaborates it at its declared input (None) or at another input shape."""
     with collector_paused():
-        spec, library = load(source, allow_outside)
+        spec, library = load(source, allow_outside, shown_as)
 
     def at(input_shape: tuple[int, ...] | None = None) -> Graph:
         with collector_paused():
             try:
                 return elaborate_spec(spec, library, dict(overrides or {}), input_shape)
             except RecursionError:
-                raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2)) from None
+                raise SpecError(TOO_DEEP, replace(spec.span, end_line=1, end_column=2), code="limit") from None
 
     return at
 
@@ -650,7 +710,10 @@ def resizable(
 def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], input_override=None) -> Graph:
     sink = DiagnosticSink()
     elaborator = Elaborator(spec, library, sink, input_override)
-    graph = elaborator.run(overrides)
+    try:
+        graph = elaborator.run(overrides)
+    except LimitError as limit:  # reported after the errors found before it, then nothing more
+        raise LimitError.collected([*sink.errors, *limit.diagnostics], more=len(sink.more)) from None
     if sink.errors:
         if elaborator.collapses and input_override is None:
             from netspec.ir.min_input import smallest_working_input

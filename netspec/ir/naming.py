@@ -1,6 +1,8 @@
-"""Final node names: `conv#2` placeholders become `conv2`, or plain `conv` when a scope has one."""
+"""Final node names: `conv#2` placeholders become `conv2`, or plain `conv` when a scope has one; never two alike."""
 from __future__ import annotations
 
+import itertools
+import itertools
 from collections import defaultdict
 from dataclasses import replace
 from typing import Mapping
@@ -31,13 +33,25 @@ def finalize_names(
                 explicit[prefix].add(segment)
             path = prefix
 
+    chosen: dict[tuple[str, str], str] = {}
+    taken: dict[str, set[str]] = defaultdict(set)  # numbered names already given, per scope
+
     def final(prefix: str, segment: str) -> str:
+        """`conv#2` → `conv2` (or `conv` when alone), unless the spec or an earlier placeholder
+        already uses that name in the same scope: then `conv_2`, `conv_2_2`, ... (never twice)."""
         if "#" not in segment:
             return segment
+        key = (prefix, segment)
+        if key in chosen:
+            return chosen[key]
         base, index = segment.split("#")
         alone = len(counts[(prefix, base)]) == 1 and issued.get((prefix, base), 1) == 1
         name = base if alone else f"{base}{index}"
-        return f"{base}_{index}" if name in explicit[prefix] else name
+        candidates = itertools.chain([name, f"{base}_{index}"], (f"{base}_{index}_{k}" for k in itertools.count(2)))
+        name = next(c for c in candidates if c not in explicit[prefix] and c not in taken[prefix])
+        taken[prefix].add(name)
+        chosen[key] = name
+        return name
 
     renamed_paths: dict[str, str] = {}
 
@@ -68,3 +82,28 @@ def finalize_names(
         renamed[index] = replace(n, name=rename(n.name), inputs=tuple(rename(i) for i in n.inputs), scope=rename_frames(n.scope))
     new_outputs = [replace(o, node=rename(o.node), name=rename(o.name) if "#" in o.name else o.name) for o in outputs]
     return renamed, new_outputs
+
+
+def module_path_clashes(nodes: list[Node]) -> list[tuple[Node, Node]]:
+    """Pairs (earlier, later) of layers whose module paths clash: the same name twice, or a
+    layer named like a scope that holds other layers (`b` and `b.conv`). The IR promises
+    one module per path, so these are errors, never silently merged modules."""
+    owner: dict[str, Node] = {}  # path → the first layer at it or under it
+    layers: dict[str, Node] = {}
+    clashes = []
+    for node in nodes:
+        segments = node.name.split(".")
+        scopes = [".".join(segments[:d]) for d in range(1, len(segments))]
+        if node.name in layers:
+            clash = layers[node.name]
+        elif node.name in owner:
+            clash = owner[node.name]
+        else:
+            clash = next((layers[s] for s in scopes if s in layers), None)
+        if clash is not None:
+            clashes.append((clash, node))
+            continue
+        layers[node.name] = node
+        for scope in scopes:
+            owner.setdefault(scope, node)
+    return clashes

@@ -6,7 +6,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from netspec.errors import Span, SpecError, did_you_mean
+from netspec.errors import LimitError, Span, SpecError, did_you_mean
 from netspec.ops.base import Shape, Symbol, format_shape
 from netspec.syntax import ast
 
@@ -101,7 +101,7 @@ def tensor_property(tensor: Tensor, attr: str, span: Span) -> Any:
     if attr in axes:
         return shape[axes[attr]]
     known = ["shape", "channels", "features", "rank", "size", *axes]
-    raise SpecError(f"a value of shape {format_shape(shape)} has no property '{attr}'{did_you_mean(attr, known)}", span)
+    raise SpecError(f"a value of shape {format_shape(shape)} has no property '{attr}'{did_you_mean(attr, known)}", span, code="value")
 
 
 def undefined_name(name: str, span: Span, visible) -> SpecError:
@@ -111,13 +111,35 @@ def undefined_name(name: str, span: Span, visible) -> SpecError:
         hint = "; dimensions are written with a lower-case x between numbers, as in 3x3"
     else:
         hint = did_you_mean(name, visible)
-    return SpecError(f"undefined name '{name}'{hint}", span)
+    return SpecError(f"undefined name '{name}'{hint}", span, code="unknown-name")
 
 
 class Poisoned(Exception):
     """Raised when an expression reads a value an earlier error left unknown."""
 
 
+
+
+MAX_EXPRESSION_DEPTH = 100
+MAX_INTEGER = 2**63 - 1  # torch's int64: no shape, channel count or attribute is larger
+
+
+def checked_number(value: Any, span: Span) -> Any:
+    """`value` itself, or a located error when it is a float that is not finite (`1e999`, a
+    product that overflows) or an integer beyond 64 bits; dimensions are checked one by one."""
+    kind = type(value)
+    if kind is int:
+        if -MAX_INTEGER <= value <= MAX_INTEGER:
+            return value
+        raise LimitError(f"this integer is too large: values are limited to 64 bits (±{MAX_INTEGER:,})", span)
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise SpecError("this number is not finite (it overflows to infinity or is not a number); use a finite number", span, code="value")
+    if kind is tuple:
+        for item in value:
+            checked_number(item, span)
+    return value
 
 
 class Evaluator:
@@ -127,12 +149,18 @@ class Evaluator:
         self.lookup = lookup
         self.names = names
         self.call = call
+        self.depth = 0
 
     def eval(self, expr: ast.Expr, symbols_ok: bool = False) -> Any:
-        method = getattr(self, "_" + type(expr).__name__.lower())
-        if symbols_ok and isinstance(expr, ast.Name):
-            return self._name(expr, symbols_ok=True)
-        return method(expr)
+        if self.depth >= MAX_EXPRESSION_DEPTH:
+            raise LimitError(f"this expression nests more than {MAX_EXPRESSION_DEPTH} levels deep; split it up", expr.span)
+        self.depth += 1
+        try:
+            if symbols_ok and isinstance(expr, ast.Name):
+                return self._name(expr, symbols_ok=True)
+            return checked_number(getattr(self, "_" + type(expr).__name__.lower())(expr), expr.span)
+        finally:
+            self.depth -= 1
 
     def _number(self, e: ast.Number) -> Any:
         return e.value
@@ -161,7 +189,7 @@ class Evaluator:
         target = self.eval(e.target)
         if isinstance(target, Tensor):
             return tensor_property(target, e.attr, e.span)
-        raise SpecError(f"{describe(target)} has no property '{e.attr}'; only values (like `in`) do", e.span)
+        raise SpecError(f"{describe(target)} has no property '{e.attr}'; only values (like `in`) do", e.span, code="value")
 
     def _unary(self, e: ast.Unary) -> Any:
         value = self.eval(e.operand)
@@ -186,7 +214,7 @@ class Evaluator:
         for side, value in ((e.left, left), (e.right, right)):
             self._need_number(value, side, f"use '{e.op}' on")
         if e.op in ("/", "//", "%") and right == 0:
-            raise SpecError("division by zero", e.right.span)
+            raise SpecError("division by zero", e.right.span, code="value")
         result = ARITHMETIC[e.op](left, right)
         if isinstance(result, float) and e.op == "/" and result.is_integer():
             return int(result)  # 64 / 2 is the channel count 32
@@ -198,18 +226,18 @@ class Evaluator:
     def _call(self, e: ast.Call) -> Any:
         if e.callee in BUILTINS and self.lookup(e.callee) is MISSING:
             if e.kwargs:
-                raise SpecError(f"'{e.callee}' takes no keyword arguments", e.kwargs[0].span)
+                raise SpecError(f"'{e.callee}' takes no keyword arguments", e.kwargs[0].span, code="value")
             args = [self.eval(a) for a in e.args]
             for arg, value in zip(e.args, args):
                 self._need_number(value, arg, "pass {} to '" + e.callee + "'")
             if e.callee in ("min", "max") and len(args) < 2:
-                raise SpecError(f"{e.callee}() takes two or more numbers, got {len(args)}", e.span)
+                raise SpecError(f"{e.callee}() takes two or more numbers, got {len(args)}", e.span, code="value")
             if e.callee not in ("min", "max") and len(args) != 1:
-                raise SpecError(f"{e.callee}() takes one number, got {len(args)}", e.span)
+                raise SpecError(f"{e.callee}() takes one number, got {len(args)}", e.span, code="value")
             try:
                 return BUILTINS[e.callee](*args)
-            except (TypeError, ValueError) as error:
-                raise SpecError(f"{e.callee}(): {error}", e.span) from None
+            except (TypeError, ValueError, OverflowError) as error:
+                raise SpecError(f"{e.callee}(): {error}", e.span, code="value") from None
         return self.call(e)
 
     def _keyword(self, e: ast.Keyword) -> Any:  # pragma: no cover - keywords are evaluated by their call
@@ -219,12 +247,12 @@ class Evaluator:
     def _need_number(value: Any, expr: ast.Expr, verb: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             action = verb.format(describe(value)) if "{}" in verb else f"{verb} {describe(value)}"
-            raise SpecError(f"cannot {action}; a number is needed here", expr.span)
+            raise SpecError(f"cannot {action}; a number is needed here", expr.span, code="value")
 
     @staticmethod
     def _truth(value: Any, expr: ast.Expr) -> bool:
         if not isinstance(value, bool):
-            raise SpecError(f"a condition must be true or false, got {describe(value)}", expr.span)
+            raise SpecError(f"a condition must be true or false, got {describe(value)}", expr.span, code="value")
         return value
 
 

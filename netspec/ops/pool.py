@@ -122,10 +122,12 @@ class _AdaptivePool(OpDef):
         return (inputs[0][0], *a["size"])
 
     def window(self, a: Attrs, inputs: Sequence[Shape]) -> Window:
-        # Output cell i reads [floor(i·n/o), ceil((i+1)·n/o)); report the widest such window.
+        # Output cell i reads [floor(i·n/o), ceil((i+1)·n/o)), which is ceil((r + n)/o) wide for
+        # r = i·n mod o; r ranges over the multiples of gcd(n, o) below o, so the widest window,
+        # in closed form (no loop over a huge output), is ceil((n + o - gcd(n, o))/o).
         # The stride is exact when o divides n (always so for global pooling).
         def widest(n: int, o: int) -> int:
-            return max(-(-(i + 1) * n // o) - (i * n // o) for i in range(o))
+            return -(-(n + o - math.gcd(n, o)) // o)
 
         spatial = inputs[0][1:]
         kernels = tuple(widest(n, o) for n, o in zip(spatial, a["size"]))

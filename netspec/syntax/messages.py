@@ -44,7 +44,7 @@ def syntax_error(source: Source, error: UnexpectedInput) -> SpecSyntaxError:
     line, column = max(error.line, 1), max(error.column, 1)
     token = getattr(error, "token", None)
     if token is not None and token.type == "$END":
-        line = len(source.text.splitlines()) or 1
+        line = source.line_count or 1
         column = len(source.line(line)) + 1
     if token is not None and token.type == "_NL":
         line, column = token.line, token.column
@@ -121,7 +121,7 @@ def syntax_error(source: Source, error: UnexpectedInput) -> SpecSyntaxError:
 def _unclosed_paren(source: Source, line: int, column: int) -> tuple[int, int] | None:
     """Where the innermost '(' still open before (line, column) is, skipping comments and strings."""
     stack: list[tuple[int, int]] = []
-    for number, text in enumerate(source.text.splitlines()[:line], start=1):
+    for number, text in enumerate(source.lines[:line], start=1):
         if number == line:
             text = text[: column - 1]
         in_string = False
