@@ -93,9 +93,7 @@ NETWORKS = ("lenet5", "resnet18", "googlenet", "densenet121")
 # them all until it returns (norm1, relu1, conv1, norm2, relu2: 4-5 dead tensors of up to
 # 256x56x56). Liveness.dead_after says each is dead after its reader; the code generator is
 # expected to drop them. Until it does, the module's real peak exceeds the analysis.
-HOLDS_DEAD_LOCALS = pytest.mark.xfail(strict=True, reason="generated Denselayer.forward keeps dead locals")
-MODULE = [pytest.param(spec, inplace, id=f"{spec}-{'in-place' if inplace else 'out-of-place'}",
-                       marks=[HOLDS_DEAD_LOCALS] if spec == "densenet121" else [])
+MODULE = [pytest.param(spec, inplace, id=f"{spec}-{'in-place' if inplace else 'out-of-place'}")
           for spec in NETWORKS for inplace in (True, False)]
 
 
