@@ -267,3 +267,18 @@ def test_derived_tool_figures_equal_the_measured_ones(name):
             assert row["predicted"] == measured[row["key"]], row["tool"]
             checked += 1
     assert checked == 4
+
+
+def test_source_listing_numbers_lines_as_the_parser_does(tmp_path):
+    """A U+2028 in a comment is not a line break for the parser, so it is none in the listing:
+    the row a layer links to holds that layer's statement."""
+    from netspec.report import write_report_text
+
+    spec = tmp_path / "sep.net"
+    spec.write_text("network sep\ninput 3x8x8\n# a comment\u2028still the comment\nconv 4 3x3 as c\nrelu\n", encoding="utf-8")
+    analysis = netspec.analyze(spec)
+    line = analysis.graph.node("c").span.line
+    assert line == 4
+    page, _ = write_report_text(analysis, spec.read_text(encoding="utf-8"), str(spec))
+    row = re.search(rf'<tr id="src0-L{line}">.*?</tr>', page).group(0)
+    assert "conv 4 3x3 as c" in row

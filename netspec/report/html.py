@@ -12,6 +12,7 @@ import jinja2
 
 from netspec.analysis.cost import BYTES_PER_ELEMENT
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
+from netspec.errors import Source
 from netspec.ops.base import numel
 from netspec.analysis.borders import border_losses
 from netspec.report.dot import MISSING_DOT, describe_attrs, families_drawn, fmt_shape
@@ -93,15 +94,21 @@ def _highlight(line: str) -> str:
 
 def _sources(analysis: Any, source_text: str, source_name: str) -> tuple[list[SourceFile], dict[str, int]]:
     """The main spec first, then every imported file a node's span points into."""
-    files = [SourceFile(0, source_name, source_text.splitlines())]
+    files = [SourceFile(0, source_name, _listed_lines(Source(source_name, source_text)))]
     # the graph's own source is the main spec, whatever name it was parsed under ("<spec>" for text)
     index = {analysis.graph.span.source.name: 0, source_name: 0}
     for node in analysis.graph.nodes:
         src = node.span.source
         if src.name not in index:
             index[src.name] = len(files)
-            files.append(SourceFile(len(files), src.name, src.text.splitlines()))
+            files.append(SourceFile(len(files), src.name, _listed_lines(src)))
     return files, index
+
+
+def _listed_lines(source: Source) -> list[str]:
+    """A file's lines numbered as the parser and the error messages number them (LF only)."""
+    lines = list(source.lines)
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def _where(span: Any, index: dict[str, int], files: list[SourceFile]) -> tuple[str, str]:
@@ -203,7 +210,7 @@ def _statement(span: Any) -> str:
     """The spec line a span starts on, stripped (a tooltip)."""
     if span is None:
         return ""
-    lines = span.source.text.splitlines()
+    lines = span.source.lines
     return lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
 
 
