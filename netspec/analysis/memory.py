@@ -116,6 +116,34 @@ class TrainingMemory:
         }
 
 
+@dataclass(frozen=True)
+class MemoryScale:
+    """What byte figures are for: a batch size and an element type (`--batch`, `--dtype`)."""
+
+    batch: int = 1
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        dtype_bytes(self.dtype)  # refuses an unknown type
+        if self.batch < 1:
+            raise ValueError(f"batch must be at least 1, got {self.batch}")
+
+    @property
+    def itemsize(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    def activation_bytes(self, elements_per_sample: int) -> int:
+        """Bytes of a batch of tensors with this many elements per sample."""
+        return elements_per_sample * self.batch * self.itemsize
+
+    def weight_bytes(self, elements: int) -> int:
+        """Bytes of parameters or buffers (one copy, whatever the batch)."""
+        return elements * self.itemsize
+
+    def describe(self) -> str:
+        return f"batch {self.batch}, {self.dtype}"
+
+
 def dtype_bytes(dtype: str) -> int:
     try:
         return DTYPE_BYTES[dtype]
