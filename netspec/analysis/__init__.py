@@ -8,10 +8,12 @@ from typing import Any, Callable
 from netspec.analysis.cost import LayerCost, Totals, costs
 from netspec.analysis.explain import ToolFigure, explain
 from netspec.analysis.borders import BorderLoss, border_losses
+from netspec.analysis.diagnostics import analysis_warnings, in_source_order
 from netspec.analysis.inputs import InputSizes, accepted_input_sizes
 from netspec.analysis.memory import InferenceMemory, TrainingMemory, inference_memory, training_memory
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.collector import collector_paused
+from netspec.errors import Diagnostic
 from netspec.ir.graph import Graph
 from netspec.ops.base import Symbol
 
@@ -81,6 +83,13 @@ class Analysis:
         return explain(self.graph)
 
     @cached_property
+    def warnings(self) -> list[Diagnostic]:
+        """Every warning about the spec: elaboration's (unreachable values) and the analyses' (lost border
+        pixels, unsafe in-place requests), in source order."""
+        with collector_paused():
+            return in_source_order([*self.graph.warnings, *analysis_warnings(self.graph)])
+
+    @cached_property
     def border_losses(self) -> list[BorderLoss]:
         """Layers whose windows never read the last rows/columns of their input (floor division)."""
         return border_losses(self.graph)
@@ -121,6 +130,7 @@ class Analysis:
             },
             "other_tools": [figure.as_dict() for figure in self.explain()],
             "input_sizes": self.input_sizes.as_dict() if self.input_sizes else None,
+            "warnings": [d.as_dict() for d in self.warnings],
             "border_losses": [
                 {"layer": b.node, "lost": list(b.lost), "axes": list(b.axes), "input_shape": list(b.input_shape)}
                 for b in self.border_losses

@@ -15,6 +15,7 @@ from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.errors import Source
 from netspec.ops.base import numel
 from netspec.analysis.borders import border_losses
+from netspec.analysis.diagnostics import inplace_warnings
 from netspec.report.dot import MISSING_DOT, describe_attrs, families_drawn, fmt_shape
 from netspec.report.figures import cost_chart, memory_chart, memory_profile, receptive_field_chart
 from netspec.report.numbers import exact, human, megabytes
@@ -326,7 +327,7 @@ class Warning:
 
 
 def _warnings(analysis: Any, index: dict[str, int], files: list[SourceFile]) -> list[Warning]:
-    """Dropped values (from elaboration) and border pixels lost to floor division."""
+    """Dropped values (from elaboration), border pixels lost to floor division, unsafe in-place requests."""
     graph = analysis.graph
     found = []
     for diagnostic in getattr(graph, "warnings", ()):
@@ -336,6 +337,9 @@ def _warnings(analysis: Any, index: dict[str, int], files: list[SourceFile]) -> 
     for loss in border_losses(graph):
         anchor, where = _where(graph.node(loss.node).span, index, files)
         found.append(Warning(loss.message, where, anchor, f"layer-{loss.node}"))
+    for name, diagnostic in inplace_warnings(graph).items():
+        anchor, where = _where(diagnostic.span, index, files)
+        found.append(Warning(diagnostic.message, where, anchor, f"layer-{name}"))
     return found
 
 
