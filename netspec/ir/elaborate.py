@@ -13,7 +13,7 @@ from netspec.ir.module_names import legal_module_names
 from netspec.ir.naming import finalize_names, module_path_clashes
 from netspec.ir.values import MAX_INTEGER, MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
 from netspec.ops import all_ops, lookup
-from netspec.ops.base import Attrs, CollapseError, OpError, Symbol, format_shape
+from netspec.ops.base import Attrs, CollapseError, OpError, Symbol, format_shape, typed_key
 from netspec.syntax import ast
 from netspec.ir.loader import Library, load
 
@@ -60,6 +60,9 @@ class Elaborator:
         self.work = 0  # statements run so far
         self.repeats = 1  # how many times the statements being run will run: the product of enclosing repeats
         self.nesting = 0
+        # (op, input shapes, typed raw attributes) → (Attrs, output shape): a repeat, a long chain or
+        # a block called again prepares equal layers; their checks and shape rules are pure functions
+        self.prepared: dict[Any, tuple[Attrs, tuple[int, ...]]] = {}
 
     # ---- entry
     def run(self, overrides: Mapping[str, Any]) -> Graph | None:
@@ -490,8 +493,17 @@ class Elaborator:
             raise Poisoned()
         shapes = [t.shape for t in inputs]
         try:
-            attrs = op.prepare(raw, shapes)
-            shape = op.infer(attrs, shapes)
+            key = (op_name, tuple(shapes), typed_key(tuple(raw.items())))
+            known = self.prepared.get(key)
+        except TypeError:  # an unhashable value: prepared every time
+            key = known = None
+        try:
+            if known is None:
+                attrs = op.prepare(raw, shapes)
+                known = attrs, op.infer(attrs, shapes)
+                if key is not None:
+                    self.prepared[key] = known
+            attrs, shape = known
         except OpError as error:
             notes = [Note(inputs[i].span, f"the {_ordinal(i)} input ({format_shape(shapes[i])}) comes from here") for i in error.inputs]
             reported = _op_error(error, raw, spans, callee_span, notes)
