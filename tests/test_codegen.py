@@ -98,6 +98,45 @@ def test_pickled_module_keeps_its_weights_and_function():
     assert torch.equal(copy(x), model(x))
 
 
+def test_saved_module_loads_in_a_fresh_process_without_the_generated_file(tmp_path):
+    """torch.save(model) then, in a new interpreter that never compiled the spec, torchvision's
+    usual torch.load(path, weights_only=False): the same classes, weights and outputs; a child
+    module saved alone loads too. deepcopy and TorchScript still work on the compiled module."""
+    torch.manual_seed(0)
+    model = netspec.compile(ROOT / "specs" / "resnet18.net", classes=5).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        layer_input = model.layer1(torch.randn(2, 64, 8, 8))
+        expected, expected_layer = model(x), model.layer2(layer_input)
+    torch.save(model, tmp_path / "model.pt")
+    torch.save(model.layer2, tmp_path / "layer2.pt")
+    torch.save({"x": x, "layer_input": layer_input}, tmp_path / "inputs.pt")
+    child = (
+        "import sys, torch\n"
+        "model = torch.load(sys.argv[1] + '/model.pt', weights_only=False)\n"
+        "layer2 = torch.load(sys.argv[1] + '/layer2.pt', weights_only=False)\n"
+        "inputs = torch.load(sys.argv[1] + '/inputs.pt')\n"
+        "with torch.no_grad():\n"
+        "    torch.save({'out': model(inputs['x']), 'layer': layer2(inputs['layer_input']),\n"
+        "                'classes': [type(m).__name__ for m in model.modules()][:3]}, sys.argv[1] + '/outputs.pt')\n"
+    )
+    subprocess.run([sys.executable, "-c", child, str(tmp_path)], check=True, cwd=tmp_path,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    got = torch.load(tmp_path / "outputs.pt")
+    assert torch.equal(got["out"], expected)
+    assert torch.equal(got["layer"], expected_layer)
+    assert got["classes"] == ["Resnet18", "Conv2d", "BatchNorm2d"]
+
+    import copy
+    twin = copy.deepcopy(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.script(model)
+    with torch.no_grad():
+        assert torch.equal(twin(x), expected)
+        assert torch.equal(scripted(x), expected)
+
+
 # ---- names that collide with Python, torch or each other ------------------------------------------
 
 
