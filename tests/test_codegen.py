@@ -43,7 +43,7 @@ def zoo_id(case) -> str:
 # ---- golden sources ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stem", ["lenet5", "vgg16", "resnet50"])
+@pytest.mark.parametrize("stem", ["lenet5", "vgg16", "resnet50", "mobilenet_v2"])
 def test_generated_source_is_the_reviewed_one(stem, monkeypatch):
     monkeypatch.chdir(ROOT)  # the spec path is shown as written: specs/NAME.net
     source = generate(elaborate(Path("specs") / f"{stem}.net")).source
@@ -135,6 +135,61 @@ def test_saved_module_loads_in_a_fresh_process_without_the_generated_file(tmp_pa
     with torch.no_grad():
         assert torch.equal(twin(x), expected)
         assert torch.equal(scripted(x), expected)
+
+
+# ---- one class per block definition, its variants' differences written as the spec's conditions ---
+
+
+def test_mobilenet_v2_inverted_residual_is_one_class_making_torchvisions_choices():
+    """torchvision builds every block with one InvertedResidual: `use_res_connect` decides the
+    residual add, and the expansion layer opens `conv` only when expand_ratio != 1."""
+    import torchvision
+
+    with torch.device("meta"):
+        model = netspec.compile(ROOT / "specs" / "mobilenet_v2.net")
+        theirs = torchvision.models.mobilenet_v2()
+    blocks = [(i, m) for i, m in enumerate(theirs.features) if isinstance(m, torchvision.models.mobilenetv2.InvertedResidual)]
+    assert len(blocks) == 17  # the paper's Table 2: 1 + 2 + 3 + 4 + 3 + 3 + 1 blocks
+    assert {type(model.features[i]) for i, _ in blocks} == {type(model.features[1])}
+    assert model.netspec_source.count("class InvertedResidual") == 1
+    for i, block in blocks:
+        ours = model.features[i]
+        assert (ours.add is not None) == block.use_res_connect, i
+        assert [type(m).__name__ for m in ours.conv] == [
+            "ConvBnRelu6" if type(m).__name__ == "Conv2dNormActivation" else type(m).__name__ for m in block.conv
+        ], i
+
+
+SMALL = "network n\ninput 3x16x16\n"
+UNIT = SMALL + """block unit(width, kernel, pool):
+    conv width kernel pad=(kernel - 1) // 2
+    if pool:
+        maxpool 2x2 stride=2
+    relu
+unit(4, 3, true)
+unit(6, 5, false)
+unit(8, 1, true)
+"""
+
+
+def test_a_blocks_variants_are_one_class_built_under_the_specs_conditions_and_expressions():
+    source = generate(elaborate(UNIT)).source
+    assert source.count("class Unit") == 1
+    assert "padding=(kernel - 1) // 2" in source  # the spec's expression, not a parameter per value
+    assert "        if pool:" in source
+    assert_module_equals_analysis(UNIT)
+    model = netspec.compile(UNIT)
+    assert model.unit2.maxpool is None and model.unit1.maxpool is not None
+    assert [model.unit1.conv.padding, model.unit2.conv.padding, model.unit3.conv.padding] == [(1, 1), (2, 2), (0, 0)]
+
+
+def test_a_condition_python_cannot_write_over_the_parameters_becomes_a_flag():
+    text = SMALL + "block down(c):\n    conv c 3x3 pad=1\n    if in.height > 4:\n" \
+        "        maxpool 2x2 stride=2\ndown(4)\ndown(4)\ndown(4)\n"
+    source = generate(elaborate(text)).source
+    assert source.count("class Down") == 1
+    assert "def __init__(self, in_channels, maxpool=False):" in source  # 16 and 8 pool, 4 does not
+    assert_module_equals_analysis(text)
 
 
 # ---- names that collide with Python, torch or each other ------------------------------------------
