@@ -2,8 +2,10 @@
 
 Forward: eval mode, CPU, no_grad, batch 1 and 32 at 224x224 (GoogLeNet too); the compiled
 module holds torchvision's weights (loaded with strict=True). The two models run
-interleaved (ours, theirs, ours, theirs, ...) after a warm-up, so that load on the machine
-hits both alike; the figure is the ratio of the medians, ours / torchvision's (< 1: faster).
+interleaved after a warm-up, in alternating order (ours then theirs, theirs then ours, ...) so
+that neither always runs in the other's wake and load on the machine hits both alike; the
+figure is the ratio of the medians, ours / torchvision's (< 1: faster), with the ratio of the
+fastest runs next to it (the figure a loaded machine disturbs least).
 
 Construction: `netspec.compile(spec)` (parse, elaborate, generate and execute the code,
 build the modules, initialize the weights) against torchvision's constructor with its
@@ -38,16 +40,26 @@ def timed(function) -> float:
     return time.perf_counter() - start
 
 
-def interleaved(first, second, repeats: int, warmup: int = 1) -> tuple[float, float]:
-    """Median seconds of `first` and of `second`, run alternately."""
+def interleaved(first, second, repeats: int, warmup: int = 1) -> tuple[list[float], list[float]]:
+    """Seconds of each run of `first` and of `second`, run alternately, each going first in
+    every other round."""
     for _ in range(warmup):
         first()
         second()
     a, b = [], []
-    for _ in range(repeats):
-        a.append(timed(first))
-        b.append(timed(second))
-    return statistics.median(a), statistics.median(b)
+    for round_ in range(repeats):
+        if round_ % 2:
+            b.append(timed(second))
+            a.append(timed(first))
+        else:
+            a.append(timed(first))
+            b.append(timed(second))
+    return a, b
+
+
+def ratios(mine: list[float], reference: list[float]) -> str:
+    """`median ratio (fastest-run ratio)`, ours over theirs."""
+    return f"{statistics.median(mine) / statistics.median(reference):.3f} ({min(mine) / min(reference):.3f})"
 
 
 def main(argv=None) -> None:
@@ -69,7 +81,7 @@ def main(argv=None) -> None:
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {args.threads} thread(s), "
           f"{args.repeats} interleaved repeats, medians\n")
 
-    print("| network | batch | netspec (ms) | torchvision (ms) | ratio |")
+    print("| network | batch | netspec (ms) | torchvision (ms) | ratio (fastest runs) |")
     print("|---|---:|---:|---:|---:|")
     for name in names:
         builder, kwargs = NETWORKS[name]
@@ -79,12 +91,12 @@ def main(argv=None) -> None:
             x = torch.randn(batch, 3, 224, 224)
             with torch.no_grad():
                 torch.testing.assert_close(ours(x), theirs(x), rtol=1e-4, atol=1e-4)
-                repeats = args.repeats if batch == 1 else max(3, args.repeats // 2)
-                mine, reference = interleaved(lambda: ours(x), lambda: theirs(x), repeats)
-            print(f"| {name} | {batch} | {mine * 1e3:.1f} | {reference * 1e3:.1f} | {mine / reference:.3f} |", flush=True)
+                mine, reference = interleaved(lambda: ours(x), lambda: theirs(x), args.repeats)
+            print(f"| {name} | {batch} | {statistics.median(mine) * 1e3:.1f} | "
+                  f"{statistics.median(reference) * 1e3:.1f} | {ratios(mine, reference)} |", flush=True)
         del theirs, ours
 
-    print("\n| network | netspec.compile (ms) | first call (ms) | torchvision constructor (ms) | ratio |")
+    print("\n| network | netspec.compile (ms) | first call (ms) | torchvision constructor (ms) | ratio (fastest runs) |")
     print("|---|---:|---:|---:|---:|")
     for name in names:
         builder, kwargs = NETWORKS[name]
@@ -92,9 +104,10 @@ def main(argv=None) -> None:
         first = timed(lambda: netspec.compile(spec))
         mine, reference = interleaved(
             lambda: netspec.compile(spec), lambda: getattr(torchvision.models, builder)(weights=None, **kwargs),
-            max(3, args.repeats // 2),
+            args.repeats,
         )
-        print(f"| {name} | {mine * 1e3:.0f} | {first * 1e3:.0f} | {reference * 1e3:.0f} | {mine / reference:.3f} |", flush=True)
+        print(f"| {name} | {statistics.median(mine) * 1e3:.0f} | {first * 1e3:.0f} | "
+              f"{statistics.median(reference) * 1e3:.0f} | {ratios(mine, reference)} |", flush=True)
 
 
 if __name__ == "__main__":

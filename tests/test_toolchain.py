@@ -168,8 +168,7 @@ def test_googlenet_outputs_come_in_torchvisions_order():
 
 def test_torch_compile_lenet5_in_one_graph():
     """torch.compile traces the whole forward without a graph break (CPU; AOT autograd, forward
-    and backward). The C++ (inductor) backend compiles for minutes on a cold cache, so CI
-    stops at the graph that inductor would receive."""
+    and backward), with the gradient taken with respect to the input as well."""
     model = netspec.compile(ROOT / "specs" / "lenet5.net").eval()
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
     x = batch((1, 28, 28)).requires_grad_()
@@ -179,3 +178,27 @@ def test_torch_compile_lenet5_in_one_graph():
     assert_same(got.detach(), eager(model, x.detach()))
     assert_same(x.grad, expected_grad)
     torch._dynamo.reset()
+
+
+def test_torch_compile_default_backend_trains_and_infers(tmp_path, monkeypatch):
+    """The default backend (inductor: generated C++ kernels) from a cold cache, as a user meets
+    it: one training step with gradients, then eval, both equal to the eager module."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))  # nothing reused from earlier runs
+    torch.manual_seed(0)
+    model = netspec.compile(ROOT / "specs" / "lenet5.net")
+    compiled = torch.compile(model, fullgraph=True)
+    x = batch((1, 28, 28), n=4)
+    try:
+        got = compiled(x)
+        got.square().sum().backward()
+        compiled_grads = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad()
+        expected = model(x)
+        expected.square().sum().backward()
+        assert_same(got.detach(), expected.detach())
+        for mine, reference in zip(compiled_grads, (p.grad for p in model.parameters())):
+            assert_same(mine, reference)
+        model.eval()
+        assert_same(eager(compiled, x), eager(model, x))
+    finally:
+        torch._dynamo.reset()
