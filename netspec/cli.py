@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
         sub.add_argument("--allow-outside-imports", action="store_true", help="allow imports from outside the spec's folder")
 
+    def memory_scale(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size for the bytes (default 1)")
+        sub.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "float64"), default="float32",
+                         help="element type for the bytes (default float32)")
+
     def sizing(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--input", metavar="CxHxW", help="analyse at another per-sample input shape than the spec's")
         sub.add_argument("--strict", action="store_true",
@@ -92,9 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     common(summary)
     sizing(summary)
     summary.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
-    summary.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size for the bytes (default 1)")
-    summary.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "float64"), default="float32",
-                         help="element type for the bytes (default float32)")
+    memory_scale(summary)
     summary.add_argument("--depth", type=_positive, metavar="N", help="one row per block N levels deep, costs summed")
     summary.add_argument("--explain", action="store_true",
                          help="what torchinfo, fvcore, ptflops, thop would report, and why they differ")
@@ -109,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--convolutionize", action="store_true",
                        help="build the fully convolutional variant (NAME_fcn: its spec, module and report)")
     conversion_options(build)
+    memory_scale(build)
     build.add_argument("--emit", default="py", metavar="KINDS",
                        help="artefacts beside the module, comma-separated: py, onnx, torchscript (default py)")
     build.add_argument("--weights", metavar="FILE",
@@ -273,6 +277,7 @@ def _build(args) -> int:
     else:
         analysis = _analyze(args)
         source_text, source_name = args.spec_text, args.spec if args.spec != STDIN else "<stdin>"
+    from netspec.analysis.memory import MemoryScale
     from netspec.compiler.codegen import generate
     from netspec.report import write_report_text
 
@@ -286,7 +291,8 @@ def _build(args) -> int:
         files.update(exported)
         artefacts += described
     report_html, notes = write_report_text(
-        analysis, source_text, source_name, convolutionized=converted, artefacts=artefacts
+        analysis, source_text, source_name, convolutionized=converted, artefacts=artefacts,
+        scale=MemoryScale(args.batch, args.dtype),
     )
     report_file = report_dir / f"{analysis.name}.html"
     files[report_file] = report_html
@@ -360,6 +366,7 @@ def _build_many(args) -> int:
     """Build each spec (files and folders), continue past failures, write the index; exit 1 if any failed."""
     from tqdm import tqdm
 
+    from netspec.analysis.memory import MemoryScale
     from netspec.compiler.many import build_many, expand_specs, tqdm_progress
     from netspec.compiler.outputs import check_output_folder
 
@@ -377,6 +384,7 @@ def _build_many(args) -> int:
         say=lambda text: tqdm.write(text, file=sys.stdout),
         warn=lambda text: tqdm.write(text, file=sys.stderr),
         progress=tqdm_progress,
+        scale=MemoryScale(args.batch, args.dtype),
     )
     print(f"index       {outcome.index}  ({len(outcome.built)} of {len(specs)} networks)")
     if outcome.failed:

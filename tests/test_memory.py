@@ -118,3 +118,40 @@ def test_training_estimate_within_ten_percent(spec, input_shape, optimizer):
     measured = training_peak(model, torch.randn(8, *graph.input.shape), optimizer)
     predicted = training_memory(graph, batch=8, optimizer=optimizer, inplace=chosen).peak_bytes
     assert abs(predicted - measured) <= 0.10 * measured, (predicted, measured)
+
+
+# ---- training-only outputs: skipped in eval, counted in training ---------------------------------
+
+AUX_HEAVY = """
+network t
+input 3x16x16
+conv 4 3x3 pad=1 as stem
+side = stem | conv 64 3x3 pad=1 | global_avgpool | flatten | linear 10
+global_avgpool
+flatten
+linear 10 as main
+output main
+output side when training
+"""
+
+
+def test_layers_only_a_training_output_needs_are_not_counted_in_eval():
+    graph = netspec.analyze(AUX_HEAVY).graph
+    model, chosen = compiled(graph, inplace=True)
+    measured = inference_peak(model, torch.randn(2, 3, 16, 16))
+    predicted = inference_memory(graph, batch=2, inplace=chosen)
+    # by hand, per sample in floats: the input 3·16·16 = 768 and the stem 4·16·16 = 1024 are alive while
+    # the pool writes its 4; the side branch's 64·16·16 = 16,384 would dwarf them, but eval skips it
+    assert predicted.peak_bytes == measured == 2 * 4 * (768 + 1024 + 4)
+    # training runs the side branch: while its conv writes, the input, the stem and its output are alive
+    trained = training_memory(graph, batch=2)
+    assert trained.peak_bytes >= 2 * 4 * (768 + 1024 + 64 * 16 * 16)
+
+
+@pytest.mark.parametrize("spec", ["googlenet", "inception_v3"])
+def test_eval_peak_with_auxiliary_heads_equals_the_measured_one(spec):
+    graph = graph_at(ROOT / "specs" / f"{spec}.net", aux=True)
+    assert graph.training_only  # the heads are there, and run in training only
+    model, chosen = compiled(graph, inplace=True)
+    measured = inference_peak(model, torch.randn(2, *graph.input.shape))
+    assert inference_memory(graph, batch=2, inplace=chosen).peak_bytes == measured

@@ -441,3 +441,110 @@ def test_upsampling_size_is_the_widest_window(body):
         if 0 < lo and hi < 15:  # not clipped by the input's border
             widths.add(hi - lo + 1)
     assert max(widths) == rf.size[0]
+
+
+# ---- strides keep multiplying after the field covers the whole input ------------------------
+
+
+COVERED_THEN_STRIDED = """
+    network t
+    input 1x{n}x{n}
+    conv 2 3x3 stride=2 pad=1
+    conv 2 5x5 stride=2 pad=2
+    conv 2 3x3 stride=2 pad=1
+"""
+
+
+def test_stride_after_the_field_covers_the_input_matches_autograd():
+    """At 6x6 the second conv's field already holds the whole input; the third conv's stride
+    must still double it. The oracle: autograd on the same layers at 64x64, where nothing is
+    clipped, measures the field's size and the shift between neighbouring cells' fields."""
+    torch = pytest.importorskip("torch")
+    small = fields(COVERED_THEN_STRIDED.format(n=6))
+    assert small["conv2"].covers_whole_input and small["conv3"].covers_whole_input
+
+    torch.manual_seed(3)
+    module = netspec.compile(textwrap.dedent(COVERED_THEN_STRIDED.format(n=64))).double()
+    x = torch.randn(1, 1, 64, 64, dtype=torch.float64, requires_grad=True)
+    out = module(x)  # 8x8 cells
+    spans = []
+    for i in (3, 4):
+        (grad,) = torch.autograd.grad(out[0, :, i, i].sum(), x, retain_graph=True)
+        rows = grad[0, 0].abs().sum(1).nonzero()[:, 0]
+        spans.append((int(rows.min()), int(rows.max())))
+    measured_stride = spans[1][0] - spans[0][0]
+    measured_size = spans[0][1] - spans[0][0] + 1
+    # by hand: r = 3 → 3 + 4·2 = 11 → 11 + 2·4 = 19; j = 2 · 2 · 2 = 8
+    assert (measured_size, measured_stride) == (19, 8)
+    assert small["conv3"].size == (measured_size,) * 2
+    assert small["conv3"].stride == (measured_stride,) * 2
+
+
+def _positive_linear(model):
+    """Every weight 1/fan-in, biases 0, batchnorm the identity: with a positive input every value is
+    positive (so ReLU is the identity and max-pool can become avg-pool with the same windows) and
+    the gradient of an output cell is non-zero exactly on the input pixels it depends on."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    for name, child in list(model.named_children()):
+        if isinstance(child, nn.MaxPool2d):
+            setattr(model, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding, child.ceil_mode))
+        else:
+            _positive_linear(child)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                module.weight.fill_(1.0 / module.weight[0].numel())
+                if module.bias is not None:
+                    module.bias.zero_()
+    return model
+
+
+def test_googlenet_stride_and_start_at_inception5b_match_autograd_on_torchvision():
+    """torchvision's GoogLeNet at 256x256 (an 8x8 map at inception5b): the fields of cells 6 and 7
+    start inside the input, so their first rows are measured, not clipped."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=False)
+    model = _positive_linear(model).double().eval()
+    seen = {}
+    model.inception5b.register_forward_hook(lambda m, i, o: seen.setdefault("out", o))
+    x = (torch.rand(1, 3, 256, 256, dtype=torch.float64) + 1).requires_grad_()
+    model(x)
+    out = seen["out"]
+    assert out.shape[-2:] == (8, 8)
+    firsts = []
+    for i in (6, 7):
+        (grad,) = torch.autograd.grad(out[0, :, i, i].sum(), x, retain_graph=True)
+        firsts.append(int(grad[0].abs().sum((0, 2)).nonzero()[:, 0].min()))
+    # by hand: conv1 s2, maxpool1 s2, maxpool2 s2, maxpool3 s2, maxpool4 s2 → 2^5 = 32
+    assert firsts[1] - firsts[0] == 32
+    ours = fields(open("specs/googlenet.net").read().replace("input 3x224x224", "input 3x256x256"))
+    rf = ours["inception5b.concat"]
+    assert rf.stride == (32, 32)
+    assert [rf.start[0] + i * rf.stride[0] for i in (6, 7)] == firsts
+
+
+def test_inception_v3_stride_at_mixed_7c_is_the_period_of_torchvisions_map_size():
+    """At 299x299 Mixed_7c's field covers the input, so autograd cannot measure its stride; the
+    map size over input sizes can: with effective stride J, J more input pixels give exactly one
+    more cell (torchvision's Inception-v3 on the meta device)."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    with torch.device("meta"):
+        model = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False).eval()
+    seen = {}
+    model.Mixed_7c.register_forward_hook(lambda m, i, o: seen.__setitem__("side", o.shape[-1]))
+
+    def side(n: int) -> int:
+        model(torch.empty(1, 3, n, n, device="meta"))
+        return seen["side"]
+
+    # by hand: Conv2d_1a s2, maxpool1 s2, maxpool2 s2, Mixed_6a s2, Mixed_7a s2 → 2^5 = 32
+    period = 32
+    for n in (299, 310, 321, 330):  # a stride of 16 would give two more cells, of 64 none for some n
+        assert side(n + period) == side(n) + 1
+    analysis = netspec.analyze("specs/inception_v3.net")
+    last_concat = [n for n in analysis.graph.nodes if n.name.startswith("Mixed_7c.") and n.op == "concat"][-1]
+    assert receptive_fields(analysis.graph)[last_concat.name].stride == (period, period)

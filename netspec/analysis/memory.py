@@ -15,7 +15,10 @@ Inference (eval mode, no autograd):
   longest-lived of the values sharing it;
 - a node's output is allocated while its inputs are still alive, so the live bytes of a
   step are: everything alive before it + its own output + what the op allocates and
-  frees within itself (`OpDef.scratch`: max-pool indices, normalization statistics).
+  frees within itself (`OpDef.scratch`: max-pool indices, normalization statistics);
+- layers that only `output ... when training` values need (`Graph.training_only`:
+  auxiliary heads) are skipped, as the compiled module's `if self.training:` skips them;
+  the values they would read are held up to their place in the forward all the same.
 
 Training (one steady-state step: forward, loss, backward, optimizer step):
 - persistent: parameters, buffers, optimizer state (see OPTIMIZER_STATE);
@@ -111,6 +114,34 @@ class TrainingMemory:
             "peak_bytes": self.peak_bytes,
             "peak_phase": self.peak_phase,
         }
+
+
+@dataclass(frozen=True)
+class MemoryScale:
+    """What byte figures are for: a batch size and an element type (`--batch`, `--dtype`)."""
+
+    batch: int = 1
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        dtype_bytes(self.dtype)  # refuses an unknown type
+        if self.batch < 1:
+            raise ValueError(f"batch must be at least 1, got {self.batch}")
+
+    @property
+    def itemsize(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    def activation_bytes(self, elements_per_sample: int) -> int:
+        """Bytes of a batch of tensors with this many elements per sample."""
+        return elements_per_sample * self.batch * self.itemsize
+
+    def weight_bytes(self, elements: int) -> int:
+        """Bytes of parameters or buffers (one copy, whatever the batch)."""
+        return elements * self.itemsize
+
+    def describe(self) -> str:
+        return f"batch {self.batch}, {self.dtype}"
 
 
 def dtype_bytes(dtype: str) -> int:
@@ -209,14 +240,19 @@ def inference_memory(
     chosen = set(live.inplace) if inplace is None else set(inplace)
     roots = _storage_roots(graph, chosen, live, training=False)
     release = release_steps(graph, live) if hold_block_arguments else {**live.last_use, graph.input.name: len(graph.nodes)}
+    skipped = graph.training_only
     free_after: dict[str, int] = {}
     for value, root in roots.items():
-        free_after[root] = max(free_after.get(root, -1), release[value])
+        if value not in skipped:
+            free_after[root] = max(free_after.get(root, -1), release[value])
 
     alive: dict[str, int] = {}
     per_step: dict[str, int] = {}
     peak, peak_layer = 0, graph.input.name
     for index, node in enumerate(graph.nodes):
+        if node.name in skipped:  # not run in eval: what is alive at its place in the forward
+            per_step[node.name] = sum(alive.values())
+            continue
         if roots[node.name] == node.name:
             alive[node.name] = _value_bytes(node, batch, itemsize)
         current = sum(alive.values()) + _scratch_bytes(graph, node, batch, itemsize)

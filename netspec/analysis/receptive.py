@@ -21,8 +21,9 @@ paths" whenever the paths are centred on each other (every symmetric-padding net
 largest is kept and ``exact`` is False.
 
 Once an output position depends on the whole input (``covers_whole_input``: after global
-pooling, flatten + linear, an SE gate multiplied in, ...) every later node does too and
-keeps that field. Layer/group normalization statistics are ignored, as in the paper.
+pooling, flatten + linear, an SE gate multiplied in, ...) every later node does too; the
+three numbers still follow the rules above (r may then exceed the input, as in the paper),
+so a later strided layer still multiplies the effective stride. Layer/group normalization statistics are ignored, as in the paper.
 Upsampling and transposed convolutions make the field non-uniform; we report the widest
 window and a fractional stride, with ``exact`` False.
 """
@@ -137,11 +138,14 @@ def _global(field: ReceptiveField, in_spatial: Sequence[int], input_spatial: Seq
 
 
 def _step(graph: Graph, node: Node, inputs: list[ReceptiveField], input_spatial: tuple[int, ...]) -> ReceptiveField:
-    rank = len(input_spatial)
-    for field in inputs:
-        if field.covers_whole_input:
-            return field  # global stays global
+    field = _propagate(graph, node, inputs, input_spatial)
+    if any(f.covers_whole_input for f in inputs) and not field.covers_whole_input:
+        return replace(field, covers_whole_input=True)  # global stays global
+    return field
 
+
+def _propagate(graph: Graph, node: Node, inputs: list[ReceptiveField], input_spatial: tuple[int, ...]) -> ReceptiveField:
+    rank = len(input_spatial)
     in_shapes = graph.input_shapes(node)
     out_spatial = _spatial(node.shape)
 

@@ -231,7 +231,7 @@ class ClassModel:
         self.graph = graph
         # in-place forms exactly where the liveness rule allows them (or the spec asks)
         self.inplace = set(liveness(graph).inplace) if inplace else set()
-        self.training_nodes = _training_only_nodes(graph)
+        self.training_nodes = graph.training_only
         self.outputs = {o.node for o in graph.outputs}
         self.file_names = Namespace()
         self.root_name = self.file_names.create(camel(graph.name))  # reserved first: it is the API
@@ -546,20 +546,6 @@ class ClassModel:
         numeric = unit.prefix == ""
         return Entry(unit.prefix, "loop", build, refs, 1, unit.members[0].span, None, None, unit.start, stop,
                      index, numeric, uses_index)
-
-
-def _training_only_nodes(graph: Graph) -> set[str]:
-    """The layers that only `output ... when training` values need (auxiliary heads)."""
-    def needed(names: list[str]) -> set[str]:
-        found = set(names)
-        for name in names:
-            found |= graph.ancestors(name)
-        return found
-
-    training = [o.node for o in graph.outputs if o.training_only]
-    if not training:
-        return set()
-    return needed(training) - needed([o.node for o in graph.outputs if not o.training_only])
 
 
 class Count:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from netspec.analysis.memory import MemoryScale
 from netspec.errors import NetspecError, UsageError
 from netspec.report.index import Failure
 
@@ -47,7 +48,8 @@ def expand_specs(arguments: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(found))  # a spec named twice is built once
 
 
-def _build_one(spec: str, overrides: Mapping[str, Any], allow_outside: bool) -> tuple[Any, str, str, list[str]]:
+def _build_one(spec: str, overrides: Mapping[str, Any], allow_outside: bool,
+               scale: MemoryScale) -> tuple[Any, str, str, list[str]]:
     """(analysis, module source, report HTML, notes) for one spec; raises NetspecError."""
     from netspec.analysis import Analysis
     from netspec.compiler.codegen import generate
@@ -58,7 +60,7 @@ def _build_one(spec: str, overrides: Mapping[str, Any], allow_outside: bool) -> 
     if not path.is_file():
         raise UsageError(f"cannot read '{spec}': {'it is a directory' if path.is_dir() else 'no such file'}")
     analysis = Analysis(elaborate(path, overrides, allow_outside))
-    html, notes = write_report_text(analysis, path.read_text(encoding="utf-8"), spec)
+    html, notes = write_report_text(analysis, path.read_text(encoding="utf-8"), spec, scale=scale)
     return analysis, generate(analysis.graph).source, html, notes
 
 
@@ -71,9 +73,11 @@ def build_many(
     say: Callable[[str], None] = print,
     warn: Callable[[str], None] = print,
     progress: Callable[[Iterable[str]], Iterable[str]] = lambda items: items,
+    scale: MemoryScale = MemoryScale(),
 ) -> Outcome:
     """Build every spec (a failing one does not stop the others), then write `report_dir/index.html`.
 
+    The reports' and the index's byte figures are for the batch and element type of `scale`.
     Each spec's module and report are written together; the index compares those that built.
     """
     from netspec.compiler.outputs import write_together
@@ -84,7 +88,7 @@ def build_many(
     names: dict[str, str] = {}
     for spec in progress(specs):
         try:
-            analysis, source, html, notes = _build_one(spec, overrides, allow_outside)
+            analysis, source, html, notes = _build_one(spec, overrides, allow_outside, scale)
             for warning in analysis.graph.warnings:
                 warn(warning.render())
             if analysis.name in names:
@@ -104,8 +108,8 @@ def build_many(
         say(f"{analysis.name:<22} {totals.params:>14,} params {totals.macs:>17,} MACs  → {report}")
 
     index_path = report_dir / "index.html"
-    entries = [index_entry(b.analysis, b.spec, _relative(b.report, report_dir)) for b in built]
-    (index,) = write_together({index_path: render_index(entries, failed)})
+    entries = [index_entry(b.analysis, b.spec, _relative(b.report, report_dir), scale) for b in built]
+    (index,) = write_together({index_path: render_index(entries, failed, scale)})
     return Outcome(tuple(built), tuple(failed), index)
 
 

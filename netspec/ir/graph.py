@@ -105,6 +105,22 @@ class Graph:
     def consumers(self, name: str) -> list[str]:
         return list(self._consumers[name])
 
+    @cached_property
+    def training_only(self) -> frozenset[str]:
+        """The layers only `output ... when training` values need (auxiliary heads): the compiled
+        module runs them under `if self.training:`, so an eval-mode forward skips them."""
+        training = [o.node for o in self.outputs if o.training_only]
+        if not training:
+            return frozenset()
+
+        def needed(names: list[str]) -> set[str]:
+            found = set(names)
+            for name in names:
+                found |= self.ancestors(name)
+            return found
+
+        return frozenset(needed(training) - needed([o.node for o in self.outputs if not o.training_only]))
+
     def ancestors(self, name: str) -> set[str]:
         seen: set[str] = set()
         stack = [name]

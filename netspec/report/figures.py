@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netspec.analysis.cost import BYTES_PER_ELEMENT
+from netspec.analysis.memory import MemoryScale
 from netspec.analysis.receptive import ReceptiveField
 from netspec.ir.graph import Graph, Node
 from netspec.report.charts import MEMORY_COLOR, RF_COLOR, Bar, Point, cost_bars, depth_profile
@@ -22,6 +22,7 @@ class MemoryProfile:
     peak: int  # index into points
     is_liveness: bool  # True: bytes alive at each step (inference peak); False: each layer's own output
     peak_bytes: int
+    scale: MemoryScale = MemoryScale()  # the batch and element type of the bytes
 
 
 def _path(node: Node, depth: int) -> tuple[str, ...]:
@@ -81,43 +82,28 @@ def block_bars(analysis: Any) -> list[Bar]:
     return bars
 
 
-def memory_profile(analysis: Any) -> MemoryProfile:
-    """Activation bytes along the execution order, and where they peak.
+def memory_profile(analysis: Any, scale: MemoryScale = MemoryScale()) -> MemoryProfile:
+    """Bytes of activations alive while each layer runs, and the inference peak.
 
-    With the memory analysis (`netspec.analysis.memory.inference_memory`: liveness over the
-    generated forward, batch 1, float32) these are the bytes alive while each layer runs and
-    the mark is the inference peak. Without it, each layer's own output size, the largest
-    marked — a lower bound of the peak, and the chart says so.
+    The memory analysis (`netspec.analysis.memory.inference_memory`: liveness over the
+    generated forward) for the batch and element type of `scale`.
     """
     graph: Graph = analysis.graph
-    inference = _inference_memory(graph)
-    if inference is not None:
-        live = inference.live_bytes
-        points = [Point(n.name, live[n.name], f"layer-{n.name}") for n in graph.nodes if n.name in live]
-        names = [p.name for p in points]
-        peak = names.index(inference.peak_layer) if inference.peak_layer in names else \
-            max(range(len(points)), key=lambda i: points[i].value)
-        return MemoryProfile(points, peak, True, inference.peak_bytes)
-    points = [Point(graph.input.name, analysis.totals.input_elements * BYTES_PER_ELEMENT, f"layer-{graph.input.name}")]
-    points += [Point(c.name, c.activations * BYTES_PER_ELEMENT, f"layer-{c.name}") for c in analysis.layers]
-    peak = max(range(len(points)), key=lambda i: points[i].value)
-    return MemoryProfile(points, peak, False, int(points[peak].value))
-
-
-def _inference_memory(graph: Graph) -> Any:
-    """The memory analysis's inference simulation, where this version of netspec has it (else None)."""
-    try:
-        from netspec.analysis.memory import inference_memory
-    except ImportError:
-        return None
-    return inference_memory(graph)
+    inference = analysis.inference_memory(scale.batch, scale.dtype)
+    live = inference.live_bytes
+    points = [Point(n.name, live[n.name], f"layer-{n.name}") for n in graph.nodes if n.name in live]
+    names = [p.name for p in points]
+    peak = names.index(inference.peak_layer) if inference.peak_layer in names else \
+        max(range(len(points)), key=lambda i: points[i].value)
+    return MemoryProfile(points, peak, True, inference.peak_bytes, scale)
 
 
 def memory_chart(profile: MemoryProfile) -> str:
+    per = "per sample" if profile.scale.batch == 1 else f"batch of {profile.scale.batch}"
     if profile.is_liveness:
-        title, label = "Activation memory alive at each step (inference, per sample)", "inference peak"
+        title, label = f"Activation memory alive at each step (inference, {per}, {profile.scale.dtype})", "inference peak"
     else:
-        title, label = "Size of each layer's output along the depth (per sample)", "largest activation"
+        title, label = f"Size of each layer's output along the depth ({per}, {profile.scale.dtype})", "largest activation"
     return depth_profile(profile.points, title=title, describe=megabytes, color=MEMORY_COLOR,
                          mark=profile.peak, mark_label=label)
 

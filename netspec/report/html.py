@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from netspec.analysis.cost import BYTES_PER_ELEMENT
+from netspec.analysis.memory import OPTIMIZER_STATE, MemoryScale
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.errors import Source
 from netspec.ops.base import numel
@@ -372,13 +372,15 @@ def render_report(
     notes: list[str],
     convolutionized: Any = None,
     artefacts: Any = (),
+    scale: MemoryScale = MemoryScale(),
 ) -> str:
     """The whole report as one HTML string: summary, charts, per-layer table, diagram, conventions, source.
 
     `svg` is the graph diagram: a `netspec.report.dot.Diagram`, bare SVG text, or None, in
     which case the page says why, taking the reason from a note that starts with
     "diagram skipped" if any. `convolutionized` is handed to the template partial
-    `convolutionized.html.j2` (when that partial exists) as `convolutionized`.
+    `convolutionized.html.j2` (when that partial exists) as `convolutionized`. Every byte
+    figure is for the batch size and element type of `scale` (`--batch`, `--dtype`).
     """
     graph = analysis.graph
     t = analysis.totals
@@ -405,7 +407,8 @@ def render_report(
     diagram_notes = [n for n in notes if n.lower().startswith("diagram skipped")]
     other_notes = [n for n in notes if n not in diagram_notes]
     skipped = None if drawing["svg"] is not None else (diagram_notes[0] if diagram_notes else MISSING_DOT)
-    memory = memory_profile(analysis)
+    memory = memory_profile(analysis, scale)
+    training = {name: analysis.training_memory(scale.batch, scale.dtype, name).peak_bytes for name in OPTIMIZER_STATE}
 
     context = {
         "name": analysis.name,
@@ -414,11 +417,13 @@ def render_report(
         "input_shape": fmt_shape(analysis.input_shape),
         "outputs": outputs,
         "totals": t,
-        "bytes_per_element": BYTES_PER_ELEMENT,
-        "param_bytes": t.param_bytes,
-        "activation_bytes": t.activation_bytes,
-        "input_bytes": t.input_elements * BYTES_PER_ELEMENT,
-        "buffer_bytes": t.buffers * BYTES_PER_ELEMENT,
+        "scale": scale,
+        "batch_macs": t.macs * scale.batch,
+        "param_bytes": scale.weight_bytes(t.params),
+        "activation_bytes": scale.activation_bytes(t.activations),
+        "input_bytes": scale.activation_bytes(t.input_elements),
+        "buffer_bytes": scale.weight_bytes(t.buffers),
+        "training": training,
         "rows": rows,
         "layer_count": len(analysis.layers),
         "collapse_by_default": len(analysis.layers) > COLLAPSE_OVER,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from netspec.analysis.depth import weight_depth
+from netspec.analysis.memory import MemoryScale
 from netspec.report.charts import Bubble, bubble_chart
 from netspec.report.dot import fmt_shape
 from netspec.report.figures import memory_profile
@@ -36,8 +37,8 @@ class Failure:
     message: str
 
 
-def index_entry(analysis: Any, spec: str, href: str) -> IndexEntry:
-    """The figures of one network for the comparison page."""
+def index_entry(analysis: Any, spec: str, href: str, scale: MemoryScale = MemoryScale()) -> IndexEntry:
+    """The figures of one network for the comparison page; bytes for the batch and type of `scale`."""
     graph = analysis.graph
     fields = analysis.receptive_fields
     output = graph.outputs[0].node
@@ -49,17 +50,18 @@ def index_entry(analysis: Any, spec: str, href: str) -> IndexEntry:
     else:
         side = max(field.size) if field.size else 1
         rf, rf_value = f"{side} px", float(side)
-    profile = memory_profile(analysis)
+    profile = memory_profile(analysis, scale)
     return IndexEntry(
         name=analysis.name, spec=spec, href=href, input_shape=fmt_shape(analysis.input_shape),
         params=analysis.totals.params, macs=analysis.totals.macs,
         memory_bytes=profile.peak_bytes, memory_is_peak=profile.is_liveness,
-        activation_bytes=analysis.totals.activation_bytes, depth=weight_depth(graph),
+        activation_bytes=scale.activation_bytes(analysis.totals.activations), depth=weight_depth(graph),
         rf=rf, rf_value=rf_value, layers=len(analysis.layers),
     )
 
 
-def render_index(entries: Sequence[IndexEntry], failures: Sequence[Failure] = ()) -> str:
+def render_index(entries: Sequence[IndexEntry], failures: Sequence[Failure] = (),
+                 scale: MemoryScale = MemoryScale()) -> str:
     """The comparison page for the networks built together (and the specs that failed)."""
     peak = bool(entries) and all(e.memory_is_peak for e in entries)
     if peak:
@@ -71,6 +73,7 @@ def render_index(entries: Sequence[IndexEntry], failures: Sequence[Failure] = ()
     chart = bubble_chart(bubbles, memory) if entries else None
     return environment().get_template("index.html.j2").render(
         entries=list(entries), failures=list(failures), chart=chart, memory_is_peak=peak, bubble_memory=memory,
+        scale=scale,
     )
 
 
