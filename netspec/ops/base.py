@@ -54,6 +54,7 @@ class Attr:
     positional: bool = False
     choices: tuple[str, ...] = ()
     doc: str = ""
+    default_from: str | None = None  # left out, it takes this other attribute's value (a pool's stride: its kernel)
 
 
 @dataclass(frozen=True)
@@ -400,6 +401,14 @@ class OpDef:
     def forward(self, a: Attrs, module: str, args: Sequence[str]) -> str:
         """Python source calling the module on its inputs (source expressions)."""
         return f"{module}({', '.join(args)})"
+
+    # ---- torch → spec (`netspec import-torch`): the inverse of `module`
+    imports_from: ClassVar[tuple[str, ...]] = ()  # torch.nn class names read back as this op
+
+    def from_module(self, module: Any) -> dict[str, Any]:
+        """The attribute values that build `module` (an instance of one of `imports_from`), read
+        off its fields; ValueError when no values of this op build it. Duck-typed: no torch import."""
+        return {}
 
 
 def _usage_hint(op: OpDef) -> str:
