@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
@@ -225,14 +226,23 @@ def _render_one(span: Span | None, severity: str, message: str) -> str:
     else:
         shown = text
     shown = "".join(c if c == "\t" or c.isprintable() else "\ufffd" for c in shown)
-    lead = "".join("\t" if c == "\t" else " " for c in shown[: column - 1 - start])
-    width = max(1, min(end, start + len(shown) + 1) - column)
+    lead = "".join("\t" if c == "\t" else " " * _columns(c) for c in shown[: column - 1 - start])
+    underlined = shown[column - 1 - start : min(end, start + len(shown) + 1) - 1 - start]
+    width = max(1, sum(_columns(c) for c in underlined))
     gutter = " " * len(str(span.line))
     return (
         f"{span}: {severity}: {message}\n"
         f" {span.line} | {shown}\n"
         f" {gutter} | {lead}^{'~' * (width - 1)}"
     )
+
+
+def _columns(character: str) -> int:
+    """Terminal columns a character takes: 2 for wide East Asian characters (中), 0 for
+    combining marks, else 1; so that the caret lands under the character it points at."""
+    if unicodedata.combining(character):
+        return 0
+    return 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
 
 
 def printable(text: str) -> str:

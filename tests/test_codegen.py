@@ -43,7 +43,7 @@ def zoo_id(case) -> str:
 # ---- golden sources ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stem", ["lenet5", "vgg16", "resnet50"])
+@pytest.mark.parametrize("stem", ["lenet5", "vgg16", "resnet50", "mobilenet_v2"])
 def test_generated_source_is_the_reviewed_one(stem, monkeypatch):
     monkeypatch.chdir(ROOT)  # the spec path is shown as written: specs/NAME.net
     source = generate(elaborate(Path("specs") / f"{stem}.net")).source
@@ -96,6 +96,100 @@ def test_pickled_module_keeps_its_weights_and_function():
     copy = pickle.loads(pickle.dumps(model))
     x = torch.randn(2, 1, 28, 28)
     assert torch.equal(copy(x), model(x))
+
+
+def test_saved_module_loads_in_a_fresh_process_without_the_generated_file(tmp_path):
+    """torch.save(model) then, in a new interpreter that never compiled the spec, torchvision's
+    usual torch.load(path, weights_only=False): the same classes, weights and outputs; a child
+    module saved alone loads too. deepcopy and TorchScript still work on the compiled module."""
+    torch.manual_seed(0)
+    model = netspec.compile(ROOT / "specs" / "resnet18.net", classes=5).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        layer_input = model.layer1(torch.randn(2, 64, 8, 8))
+        expected, expected_layer = model(x), model.layer2(layer_input)
+    torch.save(model, tmp_path / "model.pt")
+    torch.save(model.layer2, tmp_path / "layer2.pt")
+    torch.save({"x": x, "layer_input": layer_input}, tmp_path / "inputs.pt")
+    child = (
+        "import sys, torch\n"
+        "model = torch.load(sys.argv[1] + '/model.pt', weights_only=False)\n"
+        "layer2 = torch.load(sys.argv[1] + '/layer2.pt', weights_only=False)\n"
+        "inputs = torch.load(sys.argv[1] + '/inputs.pt')\n"
+        "with torch.no_grad():\n"
+        "    torch.save({'out': model(inputs['x']), 'layer': layer2(inputs['layer_input']),\n"
+        "                'classes': [type(m).__name__ for m in model.modules()][:3]}, sys.argv[1] + '/outputs.pt')\n"
+    )
+    subprocess.run([sys.executable, "-c", child, str(tmp_path)], check=True, cwd=tmp_path,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    got = torch.load(tmp_path / "outputs.pt")
+    assert torch.equal(got["out"], expected)
+    assert torch.equal(got["layer"], expected_layer)
+    assert got["classes"] == ["Resnet18", "Conv2d", "BatchNorm2d"]
+
+    import copy
+    twin = copy.deepcopy(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.script(model)
+    with torch.no_grad():
+        assert torch.equal(twin(x), expected)
+        assert torch.equal(scripted(x), expected)
+
+
+# ---- one class per block definition, its variants' differences written as the spec's conditions ---
+
+
+def test_mobilenet_v2_inverted_residual_is_one_class_making_torchvisions_choices():
+    """torchvision builds every block with one InvertedResidual: `use_res_connect` decides the
+    residual add, and the expansion layer opens `conv` only when expand_ratio != 1."""
+    import torchvision
+
+    with torch.device("meta"):
+        model = netspec.compile(ROOT / "specs" / "mobilenet_v2.net")
+        theirs = torchvision.models.mobilenet_v2()
+    blocks = [(i, m) for i, m in enumerate(theirs.features) if isinstance(m, torchvision.models.mobilenetv2.InvertedResidual)]
+    assert len(blocks) == 17  # the paper's Table 2: 1 + 2 + 3 + 4 + 3 + 3 + 1 blocks
+    assert {type(model.features[i]) for i, _ in blocks} == {type(model.features[1])}
+    assert model.netspec_source.count("class InvertedResidual") == 1
+    for i, block in blocks:
+        ours = model.features[i]
+        assert (ours.add is not None) == block.use_res_connect, i
+        assert [type(m).__name__ for m in ours.conv] == [
+            "ConvBnRelu6" if type(m).__name__ == "Conv2dNormActivation" else type(m).__name__ for m in block.conv
+        ], i
+
+
+SMALL = "network n\ninput 3x16x16\n"
+UNIT = SMALL + """block unit(width, kernel, pool):
+    conv width kernel pad=(kernel - 1) // 2
+    if pool:
+        maxpool 2x2 stride=2
+    relu
+unit(4, 3, true)
+unit(6, 5, false)
+unit(8, 1, true)
+"""
+
+
+def test_a_blocks_variants_are_one_class_built_under_the_specs_conditions_and_expressions():
+    source = generate(elaborate(UNIT)).source
+    assert source.count("class Unit") == 1
+    assert "padding=(kernel - 1) // 2" in source  # the spec's expression, not a parameter per value
+    assert "        if pool:" in source
+    assert_module_equals_analysis(UNIT)
+    model = netspec.compile(UNIT)
+    assert model.unit2.maxpool is None and model.unit1.maxpool is not None
+    assert [model.unit1.conv.padding, model.unit2.conv.padding, model.unit3.conv.padding] == [(1, 1), (2, 2), (0, 0)]
+
+
+def test_a_condition_python_cannot_write_over_the_parameters_becomes_a_flag():
+    text = SMALL + "block down(c):\n    conv c 3x3 pad=1\n    if in.height > 4:\n" \
+        "        maxpool 2x2 stride=2\ndown(4)\ndown(4)\ndown(4)\n"
+    source = generate(elaborate(text)).source
+    assert source.count("class Down") == 1
+    assert "def __init__(self, in_channels, maxpool=False):" in source  # 16 and 8 pool, 4 does not
+    assert_module_equals_analysis(text)
 
 
 # ---- names that collide with Python, torch or each other ------------------------------------------

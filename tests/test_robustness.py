@@ -43,6 +43,15 @@ def test_line_separators_in_comments_do_not_shift_the_line_shown(separator):
     assert " 5 | conv 0 3x3\n   |      ^" in diagnostic.render()
 
 
+def test_the_caret_lands_under_its_character_after_wide_and_combining_characters():
+    # 中 takes two terminal columns (Unicode East Asian Width "W"); the combining acute accent
+    # after "e" takes none. So `"中中é"` is 1 + 2 + 2 + 1 + 0 + 1 = 7 columns wide, on 6 characters.
+    rendered = error_of(HEAD + 'dropout "中中e\u0301"; conv 0 3x3\n').render().splitlines()
+    assert rendered[1] == ' 3 | dropout "中中e\u0301"; conv 0 3x3'
+    assert rendered[2] == "   | " + " " * len("dropout ") + "^" + "~" * (7 - 1)
+    assert rendered[5] == "   | " + " " * (len("dropout ") + 7 + len("; conv ")) + "^"
+
+
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
     graph = elaborate(write(tmp_path, b"\xef\xbb\xbf" + HEAD.encode() + b"relu\n"))
     assert [n.name for n in graph.nodes] == ["input", "relu"]

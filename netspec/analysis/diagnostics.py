@@ -4,12 +4,14 @@ from __future__ import annotations
 from netspec.analysis.inputs import border_warnings
 from netspec.errors import Diagnostic
 from netspec.ir.graph import Graph
-from netspec.ir.liveness import liveness
+from netspec.ir.liveness import liveness, requested_inplace
 
 
 def inplace_warnings(graph: Graph) -> dict[str, Diagnostic]:
     """Per layer whose `inplace=true` the in-place rule (`netspec.ir.liveness`) refuses, a warning
     saying why. The layer still runs in place, as the spec asks, and the memory figures count it so."""
+    if not any(requested_inplace(node) for node in graph.layers()):
+        return {}  # only an explicit request can be refused
     return {
         name: Diagnostic(
             f"'{name}' runs in place as inplace=true asks, but that is unsafe here: {reason}; "

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 from netspec.compiler.names import RESERVED, Namespace, camel
+from netspec.compiler.spec_exprs import IN_CHANNELS, Candidate, block_definition, conditions, contains, values
 from netspec.errors import Span
 from netspec.ir.graph import Frame, Graph, Node
 from netspec.ir.liveness import liveness
@@ -105,6 +106,8 @@ class Entry:
     loop_numeric: bool = False  # members numbered 0, 1, ... (no key prefix)
     loop_uses_index: bool = False  # do the constructor's values read the iteration variable?
     training_only: bool = False  # the network's class runs it only in training mode (auxiliary heads)
+    optional_items: dict[int, str] = field(default_factory=dict)  # nn.Sequential item → condition it is built under
+    items_variable: str = ""  # the list an nn.Sequential with optional items is built from
 
 
 @dataclass
@@ -241,6 +244,7 @@ class ClassModel:
                 self.helpers[helper] = self.file_names.create(helper)
         self.classes: list[ClassDef] = []
         self.calls: dict[int, Constructor] = {}  # id(scope) → how its parent builds it
+        self.sequentials: dict[int, Layout] = {}  # id(scope) → the items of a scope built as nn.Sequential(...)
         self.root = self._scopes()
 
     # ---- scope tree
@@ -289,6 +293,7 @@ class ClassModel:
                     layout = self._layout(scope, loops=False)
                     if layout.is_chain():
                         self.calls[id(scope)] = self._sequential(layout)
+                        self.sequentials[id(scope)] = layout
                     else:
                         self._make_classes([scope], block=None)
                 else:
@@ -400,7 +405,7 @@ class ClassModel:
             full = merged[0][0]
             has_loops = any(isinstance(u, Loop) for u in full.units)
             optional = any(
-                kind == "none" and not isinstance(full.units[j], Loop) for _, mapping in merged for j, (kind, _) in enumerate(mapping)
+                m[0] == "none" and not isinstance(full.units[j], Loop) for _, mapping in merged for j, m in enumerate(mapping)
             )
             chain = not is_root and not optional and all(layout.is_chain() for layout, _ in merged)
             if has_loops and not chain:
@@ -414,8 +419,8 @@ class ClassModel:
     def _merge(self, layouts: list[Layout]):
         """The largest layout, and every other layout that aligns with it (missing optional members
         or loop iterations): ([(layout, mapping onto the largest), ...], the layouts that do not)."""
-        full = max(layouts, key=lambda l: (len(l.units), sum(len(u.members) if isinstance(u, Loop) else 1 for u in l.units)))
-        merged: list = [(full, [("same", j) for j in range(len(full.units))])]
+        full = max(layouts, key=lambda l: (len(l.units), sum(self._size(u) for u in l.units)))
+        merged: list = [(full, [("same", j, None) for j in range(len(full.units))])]
         rest = []
         for layout in layouts:
             if layout is full:
@@ -427,22 +432,37 @@ class ClassModel:
                 merged.append((layout, mapping))
         return merged, rest
 
+    def _size(self, unit: Unit) -> int:
+        """How many modules a unit builds, counting the items of an nn.Sequential it is."""
+        if isinstance(unit, Loop):
+            return len(unit.members)
+        inner = self.sequentials.get(id(unit.child)) if unit.child is not None else None
+        return len(inner.units) if inner is not None else 1
+
     def _align(self, full: Layout, other: Layout):
+        """How `other`'s units map onto `full`'s: ("same", g, items) for a unit both have (`items`
+        maps the items of an nn.Sequential that lacks some of full's, else None), ("one", g, None)
+        for a loop `other` runs once, ("none", None, None) for a unit `other` lacks. A missing unit
+        passes its first input through: a shortcut, a loop run zero times, a residual add."""
         if len(full.scope.inputs) != len(other.scope.inputs):
             return None
         mapping, g = [], 0
         for unit in full.units:
             candidate = other.units[g] if g < len(other.units) else None
+            items = self._align_items(unit, candidate) if candidate is not None else None
             if candidate is not None and unit_signature(candidate) == unit_signature(unit):
-                mapping.append(("same", g))
+                mapping.append(("same", g, None))
+                g += 1
+            elif items is not None:
+                mapping.append(("same", g, items))
                 g += 1
             elif isinstance(unit, Loop) and isinstance(candidate, Member) and candidate.child is not None and \
                     candidate.key == f"{unit.prefix}{unit.start}" and skeleton(candidate.build) == skeleton(unit.members[0].build) and \
                     candidate.child.frame.span == unit.members[0].child.frame.span:
-                mapping.append(("one", g))
+                mapping.append(("one", g, None))
                 g += 1
-            elif isinstance(unit, Loop) or (unit.child is not None and len(unit.reads) == 1 and len(unit.writes) == 1):
-                mapping.append(("none", None))  # a loop run zero times, or an optional part (a shortcut)
+            elif isinstance(unit, Loop) or (len(unit.writes) == 1 and (len(unit.reads) == 1 if unit.node is None else unit.reads)):
+                mapping.append(("none", None, None))
             else:
                 return None
         if g != len(other.units):
@@ -453,17 +473,38 @@ class ClassModel:
                 ref = full.refs[ref[1]][0]
             return ref
 
-        where = {g: j for j, (kind, g) in enumerate(mapping) if kind != "none"}
+        where = {m[1]: j for j, m in enumerate(mapping) if m[0] != "none"}
 
         def translated(ref: Ref) -> Ref:
             return ref if ref[0] == "in" else ("out", where[ref[1]], ref[2])
 
-        for j, (kind, g) in enumerate(mapping):
-            if kind != "none" and tuple(through(r) for r in full.refs[j]) != tuple(translated(r) for r in other.refs[g]):
+        for j, m in enumerate(mapping):
+            if m[0] != "none" and tuple(through(r) for r in full.refs[j]) != tuple(translated(r) for r in other.refs[m[1]]):
                 return None
         if tuple(through(r) for r in full.outputs) != tuple(translated(r) for r in other.outputs):
             return None
         return mapping
+
+    def _align_items(self, unit: Unit, other: Unit) -> list[int | None] | None:
+        """For two instances of one `sequential NAME:` scope built as nn.Sequential(...) from items
+        numbered 0, 1, ...: which of `unit`'s items `other` has (its index) or lacks (None), pairing
+        items made by the same statement; None when `other` is not `unit` minus some items."""
+        if not (isinstance(unit, Member) and isinstance(other, Member) and unit.child is not None and other.child is not None):
+            return None
+        mine, theirs = self.sequentials.get(id(unit.child)), self.sequentials.get(id(other.child))
+        if mine is None or theirs is None or unit.key != other.key:
+            return None
+        if any(not isinstance(u, Member) or not u.key.isdigit() for u in (*mine.units, *theirs.units)):
+            return None
+        items, g = [], 0
+        for item in mine.units:
+            there = theirs.units[g] if g < len(theirs.units) else None
+            if there is not None and there.span == item.span and unit_signature(replace(there, key="")) == unit_signature(replace(item, key="")):
+                items.append(g)
+                g += 1
+            else:
+                items.append(None)
+        return items if g == len(theirs.units) else None
 
     def _emit(self, merged: list, block: str | None, is_root: bool, sequential: bool) -> None:
         full: Layout = merged[0][0]
@@ -473,13 +514,28 @@ class ClassModel:
         params = Namespace(RESERVED, parent=self.file_names)
         arg_order = [k for k, _ in frame.args] if frame is not None else []
         args = [dict(s.frame.args) if s.frame is not None else {} for s in scopes]
-        in_channels = [self.graph.node(s.inputs[0]).shape[0] if s.inputs and self.graph.node(s.inputs[0]).shape else None for s in scopes]
-        namer = ColumnNamer(params, arg_order, args, in_channels)
+        in_shapes = [self.graph.node(s.inputs[0]).shape if s.inputs and self.graph.node(s.inputs[0]).shape else None for s in scopes]
+        in_channels = [shape[0] if shape else None for shape in in_shapes]
+        definition_ast = block_definition(frame.definition) if frame is not None and block is not None else None
+        namer = ColumnNamer(params, arg_order, args, in_channels, in_shapes, definition_ast)
 
         def unit_of(layout_mapping, j):
             layout, mapping = layout_mapping
-            kind, g = mapping[j]
+            kind, g, _ = mapping[j]
             return kind, (layout.units[g] if g is not None else None)
+
+        def item_leaves(unit: Member, layout_mapping, j) -> list:
+            """An instance's leaves of nn.Sequential `unit`, item by item; None for the items it lacks."""
+            layout, mapping = layout_mapping
+            _, g, items = mapping[j]
+            if g is None:
+                return [None] * len(leaves(unit.build))
+            if items is None:
+                return leaves(layout.units[g].build)
+            mine = self.sequentials[id(unit.child)].units
+            theirs = self.sequentials[id(layout.units[g].child)].units
+            return [leaf for k, item in enumerate(items)
+                    for leaf in (leaves(theirs[item].build) if item is not None else [None] * len(leaves(mine[k].build)))]
 
         entries: list[Entry] = []
         loop_index = params.create("i") if any(isinstance(u, Loop) for u in full.units) else None
@@ -488,15 +544,22 @@ class ClassModel:
             if isinstance(unit, Loop):
                 entries.append(self._loop_entry(unit, present, namer, loop_index, full.refs[j]))
                 continue
-            columns = list(zip(*[leaves(u.build) if u is not None else [None] * len(leaves(unit.build)) for _, u in present]))
+            columns = list(zip(*[item_leaves(unit, lm, j) for lm in merged]))
             labels = leaf_labels(unit.build)
             exprs = iter([namer.name(list(col), f"{unit.key}_{label}") for col, label in zip(columns, labels)])
             build = substitute(unit.build, exprs)
             flag = None
             if any(u is None for _, u in present):
-                flag = namer.flag(unit.key, [u is not None for _, u in present])
+                flag = namer.flag(unit.key, [u is not None for _, u in present], unit.span)
+            optional_items, variable = {}, ""
+            if any(lm[1][j][2] is not None for lm in merged):
+                for k, item in enumerate(self.sequentials[id(unit.child)].units):
+                    has = [lm[1][j][1] is not None and (lm[1][j][2] is None or lm[1][j][2][k] is not None) for lm in merged]
+                    if not all(has):
+                        optional_items[k] = namer.flag(f"{unit.key}_{k}", has, item.span)
+                variable = params.create("layers")
             entries.append(Entry(unit.key, "layer" if unit.node else "scope", build, full.refs[j], len(unit.writes),
-                                 unit.span, unit.node, flag))
+                                 unit.span, unit.node, flag, optional_items=optional_items, items_variable=variable))
         fixed = [
             (k, v if k not in namer.used_args and all(same_value(a.get(k), v) for a in args) else None)
             for k, v in (frame.args if frame is not None else ())
@@ -564,11 +627,16 @@ class Count:
 class ColumnNamer:
     """Names each column of values (one value per instance) as a literal or a parameter expression."""
 
-    def __init__(self, namespace: Namespace, arg_order: list[str], args: list[dict], in_channels: list):
+    def __init__(self, namespace: Namespace, arg_order: list[str], args: list[dict], in_channels: list,
+                 in_shapes: list | None = None, definition=None):
         self.namespace = namespace
         self.arg_order = arg_order
         self.args = args
         self.in_channels = in_channels
+        self.in_shapes = in_shapes or [None] * len(args)
+        # the spec's own expressions and conditions, tried before any guess
+        self.expressions: list[Candidate] = values(definition) if definition is not None else []
+        self.conditions: list[Candidate] = conditions(definition) if definition is not None else []
         self.ident: dict[str, str] = {}  # semantic key → identifier
         self.per_instance: dict[str, list] = {}
         self.flag_values: dict[str, list[bool]] = {}
@@ -600,6 +668,9 @@ class ColumnNamer:
                 return Expr(self._arg(arg))
         if all(v == self.in_channels[i] and isinstance(v, int) for i, v in present):
             return Expr(self._param("in_channels", self.in_channels))
+        for candidate in self.expressions:
+            if all(same_value(candidate.value(self.args[i], self.in_shapes[i]), v) for i, v in present):
+                return Expr(candidate.python(self._identifier))
         bases = [*self._int_args()]
         if all(isinstance(c, int) for c in self.in_channels):
             bases.append(("in_channels", self.in_channels))
@@ -628,7 +699,18 @@ class ColumnNamer:
                     return Count(name=self._arg(arg), offset=offset)
         return Count(name=self._param(f"~{fallback}", counts, fallback))
 
-    def flag(self, key: str, values: list[bool]) -> str:
+    def _identifier(self, name: str) -> str:
+        """The Python identifier of a name a spec expression reads (making it a parameter)."""
+        return self._param("in_channels", self.in_channels) if name == IN_CHANNELS else self._arg(name)
+
+    def flag(self, key: str, values: list[bool], span: Span) -> str:
+        """The condition a member is built under: the spec's condition written over the parameters
+        when it gives every instance's presence (those around the member tried first), else a
+        boolean parameter named after the member."""
+        for candidate in sorted(self.conditions, key=lambda c: not contains(c.around, span)):
+            got = [candidate.value(a, shape) for a, shape in zip(self.args, self.in_shapes)]
+            if all(isinstance(v, bool) for v in got) and got == values:
+                return candidate.python(self._identifier)
         self.flag_values[key] = values
         self.ident[f"flag:{key}"] = self.namespace.create(key)
         return self.ident[f"flag:{key}"]

@@ -149,6 +149,8 @@ def _init_lines(entry: Entry, numeric: bool, main: str) -> list[str]:
         else:
             call = _call(f'self.add_module(f"{entry.key}{{{index}}}", ', entry.build, ")", 12)
         return [f"for {index} in range({bounds}):" + where, "    " + call]
+    if entry.optional_items:
+        return _items_lines(entry, numeric, where)
     if numeric:
         return [_call("self.append(", entry.build, ")", 8) + where]
     if entry.flag is not None:
@@ -159,6 +161,49 @@ def _init_lines(entry: Entry, numeric: bool, main: str) -> list[str]:
     if is_plain_attribute(entry.key):
         return [_call(f"self.{entry.key} = ", entry.build, "", 8) + where]
     return [_call(f"self.add_module({entry.key!r}, ", entry.build, ")", 8) + where]
+
+
+def _items_lines(entry: Entry, numeric: bool, where: str) -> list[str]:
+    """An nn.Sequential some of whose items exist only under a condition, built from a list
+    as torchvision builds MobileNetV2's `conv` (`if expand_ratio != 1: layers.append(...)`)."""
+    variable, indent = entry.items_variable, 8 + (4 if entry.flag is not None else 0)
+    lines: list[str] = []
+    run: list[Constructor] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        pad = "    "  # relative to the first line; continuation lines of `source` are absolute
+        head = f"{variable} = [" if not lines else f"{variable} += ["
+        flat = head + ", ".join(render_value(b) for b in run) + "]"
+        if indent + len(flat) <= WIDTH:
+            lines.append(flat)
+        else:
+            lines.extend([head, *(f"{pad}{source(b, indent + 4, indent + 4)}," for b in run), "]"])
+        run.clear()
+
+    for k, item in enumerate(entry.build.args):
+        if k not in entry.optional_items:
+            run.append(item)
+            continue
+        flush()
+        if not lines:
+            lines.append(f"{variable} = []")
+        lines += [f"if {entry.optional_items[k]}:", "    " + _call(f"{variable}.append(", item, ")", indent + 4)]
+    flush()
+    sequential = f"nn.Sequential(*{variable})"
+    if numeric:
+        lines.append(f"self.append({sequential})")
+    elif is_plain_attribute(entry.key):
+        lines.append(f"self.{entry.key} = {sequential}")
+    else:
+        lines.append(f"self.add_module({entry.key!r}, {sequential})")
+    lines[-1] += where
+    if entry.flag is None:
+        return lines
+    absent = f"self.append(None)" if numeric else f"self.{entry.key} = None" if is_plain_attribute(entry.key) \
+        else f"self.add_module({entry.key!r}, None)"
+    return [f"if {entry.flag}:", *("    " + line for line in lines), "else:", f"    {absent}"]
 
 
 def _call(head: str, build: Constructor, tail: str, indent: int) -> str:
@@ -218,7 +263,7 @@ def _forward(cls: ClassDef, graph: Graph) -> list[str]:
             ref = ("out", j, o)
             if ref in variables:  # declared ahead of a guarded block
                 var = variables[ref]
-            elif entry.writes == 1 and entry.flag is None and not entry.training_only and j >= busy_until \
+            elif entry.writes == 1 and (entry.flag is None or args[0] == chain) and not entry.training_only and j >= busy_until \
                     and last_read.get(ref, j) - j <= CHAIN_REACH:
                 var = chain
                 busy_until = last_read.get(ref, j)
@@ -244,7 +289,9 @@ def _forward(cls: ClassDef, graph: Graph) -> list[str]:
             continue
         guarded = False
         if entry.flag is not None:
-            lines += [f"    {targets[0]} = {args[0]}", f"    if {module} is not None:", f"        {targets[0]} = {call}"]
+            if targets[0] != args[0]:
+                lines.append(f"    {targets[0]} = {args[0]}")
+            lines += [f"    if {module} is not None:", f"        {targets[0]} = {call}"]
         else:
             lines.append(f"    {', '.join(targets)} = {call}")
     results = [variables[r] for r in cls.outputs]

@@ -1,7 +1,7 @@
 """Element-wise activations and softmax: shape-preserving, no MACs, one row of this table each."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from netspec.ops.base import (
     SAVES_INPUT,
@@ -34,6 +34,7 @@ class Activation(OpDef):
     ):
         self.name = name
         self.torch_class = torch_class
+        self.imports_from = (torch_class,)
         self.summary = summary
         self.attrs = attrs
         self.torch_names = torch_names or {}
@@ -62,6 +63,9 @@ class Activation(OpDef):
     def inplace_module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         return self.module(Attrs(tuple((k, True if k == "inplace" else v) for k, v in a.items())), inputs)
 
+    def from_module(self, m: Any) -> dict[str, Any]:
+        return {attr.name: getattr(m, self.torch_names.get(attr.name, attr.name)) for attr in self.attrs}
+
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         kwargs = {self.torch_names.get(attr.name, attr.name): a[attr.name] for attr in self.attrs}
         defaults = {self.torch_names.get(attr.name, attr.name): attr.default for attr in self.attrs}
@@ -87,6 +91,11 @@ class PReLU(OpDef):
 
 class Softmax(Activation):
     """softmax / log_softmax over the channel axis (dim 1 with the batch)."""
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        if m.dim != 1:
+            raise ValueError(f"{self.name} over dim={m.dim} has no op (only the channel axis, dim=1)")
+        return {}
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         return Constructor.of(f"nn.{self.torch_class}", dim=1)

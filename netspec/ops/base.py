@@ -54,6 +54,7 @@ class Attr:
     positional: bool = False
     choices: tuple[str, ...] = ()
     doc: str = ""
+    default_from: str | None = None  # left out, it takes this other attribute's value (a pool's stride: its kernel)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Attrs(Mapping[str, Any]):
         """The one Attrs for these values: the layers of a repeat, or of a long chain, usually
         have equal attributes, and share one immutable object instead of a copy each."""
         try:
-            key = _typed(items)
+            key = typed_key(items)
             found = _SHARED.get(key)
         except TypeError:  # an unhashable value: not shared
             return cls(items)
@@ -88,7 +89,7 @@ class Attrs(Mapping[str, Any]):
         return len(self.items_)
 
 
-def _typed(items: tuple[tuple[str, Any], ...]) -> Any:
+def typed_key(items: tuple[tuple[str, Any], ...]) -> Any:
     """A key that tells apart values Python deems equal: 1, 1.0 and True; (1, 1) and (True, 1)."""
     return items, tuple([_kinds(value) for _, value in items])
 
@@ -400,6 +401,14 @@ class OpDef:
     def forward(self, a: Attrs, module: str, args: Sequence[str]) -> str:
         """Python source calling the module on its inputs (source expressions)."""
         return f"{module}({', '.join(args)})"
+
+    # ---- torch → spec (`netspec import-torch`): the inverse of `module`
+    imports_from: ClassVar[tuple[str, ...]] = ()  # torch.nn class names read back as this op
+
+    def from_module(self, module: Any) -> dict[str, Any]:
+        """The attribute values that build `module` (an instance of one of `imports_from`), read
+        off its fields; ValueError when no values of this op build it. Duck-typed: no torch import."""
+        return {}
 
 
 def _usage_hint(op: OpDef) -> str:

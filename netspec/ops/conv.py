@@ -81,6 +81,13 @@ class Conv(OpDef):
         Attr("groups", "pos_int", 1),
         Attr("bias", "bool", True),
     )
+    imports_from = ("Conv1d", "Conv2d", "Conv3d")
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        if m.padding_mode != "zeros":
+            raise ValueError(f"padding_mode='{m.padding_mode}' has no op")
+        return {"channels": m.out_channels, "kernel": m.kernel_size, "stride": m.stride, "pad": m.padding,
+                "dilation": m.dilation, "groups": m.groups, "bias": m.bias is not None}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         rank = need_spatial(inputs, self.name)
@@ -159,6 +166,13 @@ class ConvTranspose(OpDef):
         Attr("groups", "pos_int", 1),
         Attr("bias", "bool", True),
     )
+    imports_from = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        if m.padding_mode != "zeros":
+            raise ValueError(f"padding_mode='{m.padding_mode}' has no op")
+        return {"channels": m.out_channels, "kernel": m.kernel_size, "stride": m.stride, "pad": m.padding,
+                "output_pad": m.output_padding, "dilation": m.dilation, "groups": m.groups, "bias": m.bias is not None}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         rank = need_spatial(inputs, self.name)

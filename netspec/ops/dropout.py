@@ -33,6 +33,10 @@ class Dropout(OpDef):
     family = "dropout"
     summary = "Zero elements with probability p while training: `dropout [p=0.5]`."
     attrs = (Attr("p", "prob", 0.5, positional=True), Attr("inplace", "bool", False))
+    imports_from = ("Dropout",)
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        return {"p": m.p, "inplace": m.inplace}
 
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
         return _kept_mask(a["p"], numel(inputs[0]))
@@ -58,6 +62,10 @@ class ChannelDropout(OpDef):
     family = "dropout"
     summary = "Zero whole channels with probability p while training: `dropout2d [p=0.5]`."
     attrs = (Attr("p", "prob", 0.5, positional=True),)
+    imports_from = ("Dropout1d", "Dropout2d", "Dropout3d")
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        return {"p": m.p}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         need_spatial(inputs, self.name)

@@ -12,6 +12,10 @@ class Linear(OpDef):
     family = "linear"
     summary = "Fully connected layer on a flat input: `linear features [bias=]`."
     attrs = (Attr("features", "pos_int", positional=True), Attr("bias", "bool", True))
+    imports_from = ("Linear",)
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        return {"features": m.out_features, "bias": m.bias is not None}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         if len(inputs[0]) != 1:

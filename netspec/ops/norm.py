@@ -22,6 +22,12 @@ class BatchNorm(OpDef):
     family = "normalization"
     summary = "Batch normalization over channels: `batchnorm [eps=1e-5] [momentum=0.1] [affine=true]`."
     attrs = (Attr("eps", "float", 1e-5), Attr("momentum", "float", 0.1), Attr("affine", "bool", True))
+    imports_from = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d")
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        if not m.track_running_stats:
+            raise ValueError("batchnorm without running statistics has no op")
+        return {"eps": m.eps, "momentum": m.momentum, "affine": m.affine}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         if len(inputs[0]) > 4:
@@ -112,6 +118,10 @@ class LocalResponseNorm(OpDef):
         Attr("beta", "float", 0.75),
         Attr("k", "float", 1.0),
     )
+    imports_from = ("LocalResponseNorm",)
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        return {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         if len(inputs[0]) < 2:

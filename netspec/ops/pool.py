@@ -42,10 +42,14 @@ class _WindowPool(OpDef):
     kind: str
     attrs = (
         Attr("kernel", "any", positional=True),
-        Attr("stride", "any", None, doc="defaults to the kernel size"),
+        Attr("stride", "any", None, doc="defaults to the kernel size", default_from="kernel"),
         Attr("pad", "any", 0),
         Attr("ceil", "bool", False, doc="ceil_mode"),
     )
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        stride = m.stride if m.stride is not None else m.kernel_size  # torch's default, as ours
+        return {"kernel": m.kernel_size, "stride": stride, "pad": m.padding, "ceil": m.ceil_mode}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         rank = need_spatial(inputs, self.name)
@@ -83,6 +87,12 @@ class _WindowPool(OpDef):
 class MaxPool(_WindowPool):
     name = "maxpool"
     summary = "Max pooling: `maxpool kernel [stride=kernel] [pad=] [ceil=]`."
+    imports_from = ("MaxPool1d", "MaxPool2d", "MaxPool3d")
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        if set(m.dilation if isinstance(m.dilation, tuple) else (m.dilation,)) != {1}:
+            raise ValueError("a dilated max pool has no op")
+        return super().from_module(m)
 
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
         return Saved(inputs=(0,), extra=(Kept("indices", numel(output), itemsize=8),))  # int64 argmax
@@ -98,6 +108,12 @@ class AvgPool(_WindowPool):
     name = "avgpool"
     summary = "Average pooling: `avgpool kernel [stride=kernel] [pad=] [ceil=] [count_pad=true]`."
     attrs = _WindowPool.attrs + (Attr("count_pad", "bool", True, doc="count_include_pad"),)
+    imports_from = ("AvgPool1d", "AvgPool2d", "AvgPool3d")
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        if getattr(m, "divisor_override", None):
+            raise ValueError("divisor_override has no op")
+        return {**super().from_module(m), "count_pad": m.count_include_pad}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         super().validate(v, inputs)
@@ -114,6 +130,11 @@ class _AdaptivePool(OpDef):
     family = "pooling"
     kind: str
     attrs = (Attr("size", "any", positional=True, doc="output size per spatial axis"),)
+
+    def from_module(self, m: Any) -> dict[str, Any]:
+        if m.output_size is None or None in (m.output_size if isinstance(m.output_size, tuple) else ()):
+            raise ValueError("an output size of None (keep that axis) has no op")
+        return {"size": m.output_size}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:
         v["size"] = per_axis(v["size"], need_spatial(inputs, self.name), "size", 1)
@@ -151,12 +172,14 @@ class AdaptiveAvgPool(_AdaptivePool):
     name = "adaptive_avgpool"
     kind = "Avg"
     summary = "Adaptive average pooling to a fixed output size: `adaptive_avgpool 7x7`."
+    imports_from = ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
 
 
 class AdaptiveMaxPool(_AdaptivePool):
     name = "adaptive_maxpool"
     kind = "Max"
     summary = "Adaptive max pooling to a fixed output size: `adaptive_maxpool 7x7`."
+    imports_from = ("AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d")
 
 
 class _GlobalPool(_AdaptivePool):

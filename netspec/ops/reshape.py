@@ -86,6 +86,7 @@ class Reshape(_View):
 class Identity(_View):
     name = "identity"
     summary = "Pass the input through unchanged (an empty branch)."
+    imports_from = ("Identity",)
 
     def module(self, a: Attrs, inputs: Sequence[Shape]) -> Constructor:
         return Constructor.of("nn.Identity")

@@ -27,7 +27,7 @@ class Bottleneck(nn.Module):
     """Block bottleneck(planes, stride, groups=1, base_width=64, width) from
     blocks/resnet.net:28; used as layer1.0, layer1.1, layer1.2 and 13 more."""
 
-    def __init__(self, in_channels, planes, stride, downsample=False):
+    def __init__(self, in_channels, planes, stride):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, planes, kernel_size=1, bias=False)  # resnet.net:30
         self.bn1 = nn.BatchNorm2d(planes)  # resnet.net:30
@@ -37,7 +37,7 @@ class Bottleneck(nn.Module):
         self.relu2 = nn.ReLU(inplace=True)  # resnet.net:31
         self.conv3 = nn.Conv2d(planes, 4 * planes, kernel_size=1, bias=False)  # resnet.net:32
         self.bn3 = nn.BatchNorm2d(4 * planes)  # resnet.net:32
-        if downsample:  # resnet.net:34
+        if stride != 1 or in_channels != 4 * planes:  # resnet.net:34
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, 4 * planes, kernel_size=1, stride=stride, bias=False),
                 nn.BatchNorm2d(4 * planes),
@@ -70,7 +70,7 @@ class BottleneckLayer(nn.Sequential):
 
     def __init__(self, in_channels, planes, blocks, stride):
         super().__init__()
-        self.append(Bottleneck(in_channels, planes, stride=stride, downsample=True))  # resnet.net:45
+        self.append(Bottleneck(in_channels, planes, stride=stride))  # resnet.net:45
         for _ in range(1, blocks):  # resnet.net:47
             self.append(Bottleneck(4 * planes, planes, stride=1))
 
