@@ -370,6 +370,13 @@ class ClassModel:
         return units
 
     def _continues(self, run: list[Member], member: Member) -> bool:
+        # Only runs of block instances become loops. A `repeat` of plain layers (VGG's
+        # `repeat convs: conv; relu`) stays unrolled on purpose: its iterations differ (the first
+        # conv takes the previous stage's channels), so a loop needs an `in_channels` variable
+        # threaded through a cfg table as torchvision's make_layers does, and in a flat numbered
+        # nn.Sequential the unrolled lines are the module paths (`features.17` is the 18th line,
+        # with the spec line beside it), which a loop would leave to arithmetic. VGG-16's
+        # features is 31 one-line appends; a cfg loop saves lines but hides which index is which.
         last = run[-1]
         if member.child is None or last.child is None or member.child.frame.block is None:
             return False
