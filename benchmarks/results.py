@@ -170,8 +170,10 @@ def _scaling(results: dict) -> list[str]:
         "Whole processes. *chain*: conv+relu pairs written line by line; *repeat*: the same network "
         "from nested `repeat`s (a few lines); *wide*: modules of a concat of 8 one-conv branches and a "
         "1×1 conv, written out. The growth exponent k (time ∝ layers^k, least squares on log-log) is fitted "
-        f"to the time minus the startup of an empty spec ({_t(s)}, {s['peak_rss_mb']:.0f} MB); "
-        "memory is the process's peak resident set.",
+        "to the CPU time (user + system, which other work on the machine disturbs least) minus the startup "
+        f"of an empty spec ({_t(s)} wall"
+        + (f", {human_seconds(s['cpu_s'])} CPU" if "cpu_s" in s else "")
+        + f", {s['peak_rss_mb']:.0f} MB); memory is the process's peak resident set.",
         "",
         "| shape | layers | lines | wall time | CPU time | peak memory |",
         "|---|---:|---:|---:|---:|---:|",
@@ -181,11 +183,17 @@ def _scaling(results: dict) -> list[str]:
             out.append(f"| {shape} | {r['layers']:,} | {r['lines']:,} | {_t(r)} | {human_seconds(r['cpu_s'])} | {r['peak_rss_mb']:.0f} MB |")
     out.append("")
     for shape, data in results["shapes"].items():
-        if data["exponent_time"] is not None:
+        if data["exponent_time"] is None:
+            continue
+        if "exponent_cpu" in data:
+            out.append(f"- {shape}: CPU time minus startup grows as layers^{data['exponent_cpu']:.2f} "
+                       f"(wall time: layers^{data['exponent_time']:.2f}); "
+                       f"memory above startup as layers^{data['exponent_memory']:.2f}.")
+        else:  # results.json written before CPU time was fitted
             big = [r for r in data["rows"] if r["layers"] >= 10_000] or data["rows"]
             cpu = fitted_exponent([r["layers"] for r in big], [r["cpu_s"] for r in big]) if len(big) > 1 else None
             out.append(f"- {shape}: wall time minus startup grows as layers^{data['exponent_time']:.2f}"
-                       + (f", CPU time from 10k layers up as layers^{cpu:.2f} (the wall time of a loaded machine is noisy)" if cpu else "")
+                       + (f", CPU time from 10k layers up as layers^{cpu:.2f}" if cpu else "")
                        + f"; memory above startup as layers^{data['exponent_memory']:.2f}.")
     return out + [""]
 

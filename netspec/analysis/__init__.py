@@ -3,17 +3,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from netspec.analysis.cost import LayerCost, Totals, costs
-from netspec.analysis.explain import ToolFigure, explain
-from netspec.analysis.borders import BorderLoss, border_losses
-from netspec.analysis.inputs import InputSizes, accepted_input_sizes
-from netspec.analysis.memory import InferenceMemory, TrainingMemory, inference_memory, training_memory
-from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.collector import collector_paused
 from netspec.ir.graph import Graph
 from netspec.ops.base import Symbol
+
+if TYPE_CHECKING:  # the other analyses are imported when first asked for: `netspec check` needs none of them
+    from netspec.analysis.borders import BorderLoss
+    from netspec.analysis.explain import ToolFigure
+    from netspec.analysis.inputs import InputSizes
+    from netspec.analysis.memory import InferenceMemory, TrainingMemory
+    from netspec.analysis.receptive import ReceptiveField
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Analysis:
 
     @cached_property
     def receptive_fields(self) -> dict[str, ReceptiveField]:
+        from netspec.analysis.receptive import receptive_fields
+
         with collector_paused():
             return receptive_fields(self.graph)
 
@@ -64,6 +68,8 @@ class Analysis:
 
     def inference_memory(self, batch: int = 1, dtype: str = "float32") -> InferenceMemory:
         """Peak of live tensors during one eval-mode forward of the generated module."""
+        from netspec.analysis.memory import inference_memory
+
         key = ("inference", batch, dtype)
         if key not in self._memo:
             self._memo[key] = inference_memory(self.graph, batch, dtype)
@@ -71,6 +77,8 @@ class Analysis:
 
     def training_memory(self, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd") -> TrainingMemory:
         """Estimated peak of one training step (forward, backward, optimizer step)."""
+        from netspec.analysis.memory import training_memory
+
         key = ("training", batch, dtype, optimizer)
         if key not in self._memo:
             self._memo[key] = training_memory(self.graph, batch, dtype, optimizer)
@@ -78,16 +86,22 @@ class Analysis:
 
     def explain(self) -> tuple[ToolFigure, ...]:
         """What torchinfo, fvcore, ptflops, thop, flop_counter and torchvision would report, and why."""
+        from netspec.analysis.explain import explain
+
         return explain(self.graph)
 
     @cached_property
     def border_losses(self) -> list[BorderLoss]:
         """Layers whose windows never read the last rows/columns of their input (floor division)."""
+        from netspec.analysis.borders import border_losses
+
         return border_losses(self.graph)
 
     @cached_property
     def input_sizes(self) -> InputSizes | None:
         """For networks whose outputs do not depend on the input size: the smallest size and the step."""
+        from netspec.analysis.inputs import accepted_input_sizes
+
         return accepted_input_sizes(self.graph, self.resize) if self.resize else None
 
     def as_dict(self, batch: int = 1, dtype: str = "float32") -> dict:

@@ -71,24 +71,28 @@ class Totals:
         }
 
 
-def layer_cost(graph: Graph, node: Node) -> LayerCost:
-    op = node.opdef
+def layer_cost(graph: Graph, node: Node, memo: dict | None = None) -> LayerCost:
+    """`memo` (one per graph) keeps the counts of layers with the same op, attributes and shapes."""
     inputs = graph.input_shapes(node)
-    return LayerCost(
-        name=node.name,
-        op=node.op,
-        output_shape=node.shape,
-        params=op.params(node.attrs, inputs),
-        buffers=op.buffers(node.attrs, inputs),
-        macs=op.macs(node.attrs, inputs, node.shape),
-        elementwise=op.elementwise(node.attrs, inputs, node.shape),
-        activations=numel(node.shape),
-        line=node.span.line,
-    )
+    key = (node.op, id(node.attrs), inputs, node.shape)
+    counts = memo.get(key) if memo is not None else None
+    if counts is None:
+        op = node.opdef
+        counts = (
+            op.params(node.attrs, inputs),
+            op.buffers(node.attrs, inputs),
+            op.macs(node.attrs, inputs, node.shape),
+            op.elementwise(node.attrs, inputs, node.shape),
+            numel(node.shape),
+        )
+        if memo is not None:
+            memo[key] = counts
+    return LayerCost(node.name, node.op, node.shape, *counts, node.span.line)
 
 
 def costs(graph: Graph) -> tuple[list[LayerCost], Totals]:
-    layers = [layer_cost(graph, node) for node in graph.layers()]
+    memo: dict = {}  # keyed by the attributes' identity: every node of the graph keeps its Attrs alive meanwhile
+    layers = [layer_cost(graph, node, memo) for node in graph.layers()]
     totals = Totals(
         params=sum(c.params for c in layers),
         buffers=sum(c.buffers for c in layers),

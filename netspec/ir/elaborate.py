@@ -9,11 +9,12 @@ from typing import Any, Callable, Mapping
 from netspec.collector import collector_paused
 from netspec.errors import DiagnosticSink, LimitError, NetspecError, Note, Span, SpecError, did_you_mean
 from netspec.ir.graph import INPUT_OP, Frame, Graph, Node, Output
+from netspec.ir.instances import InstanceCache
 from netspec.ir.module_names import legal_module_names
 from netspec.ir.naming import finalize_names, module_path_clashes
 from netspec.ir.values import MAX_INTEGER, MISSING, Evaluator, Poisoned, Tensor, describe, undefined_name
 from netspec.ops import all_ops, lookup
-from netspec.ops.base import Attrs, CollapseError, OpError, Symbol, format_shape
+from netspec.ops.base import Attrs, CollapseError, OpError, Symbol, format_shape, typed_key
 from netspec.syntax import ast
 from netspec.ir.loader import Library, load
 
@@ -47,19 +48,24 @@ class Scope:
 
 
 class Elaborator:
-    def __init__(self, spec: ast.Spec, library: Library, sink: DiagnosticSink, input_override=None):
+    def __init__(self, spec: ast.Spec, library: Library, sink: DiagnosticSink, input_override=None,
+                 reuse_instances: bool = True):
         self.spec = spec
         self.library = library
         self.sink = sink
         self.nodes: list[Node] = []
         self.names_taken: set[str] = set()
         self.counters: dict[tuple[str, str], int] = {}
+        self.issued: list[tuple[str, str]] = []  # every placeholder key `_auto` issued, in order (for instances)
         self.input_override = input_override
-        self.referenced: set[str] = set()
         self.collapses: set[tuple[str, Span]] = set()  # (message, span) of inputs found too small
         self.work = 0  # statements run so far
         self.repeats = 1  # how many times the statements being run will run: the product of enclosing repeats
         self.nesting = 0
+        # (op, input shapes, typed raw attributes) → (Attrs, output shape): a repeat, a long chain or
+        # a block called again prepares equal layers; their checks and shape rules are pure functions
+        self.prepared: dict[Any, tuple[Attrs, tuple[int, ...]]] = {}
+        self.instances = InstanceCache() if reuse_instances else None
 
     # ---- entry
     def run(self, overrides: Mapping[str, Any]) -> Graph | None:
@@ -375,7 +381,6 @@ class Elaborator:
             return None
         if not isinstance(value, Tensor):
             raise SpecError(f"'{call.callee}' is {describe(value)}, not a layer or a value", call.span, code="value")
-        self.referenced.add(call.callee)
         return value
 
     def _invoke(self, call: ast.Call, scope: Scope, current: Tensor | None, name: str | None) -> Tensor | None:
@@ -490,8 +495,17 @@ class Elaborator:
             raise Poisoned()
         shapes = [t.shape for t in inputs]
         try:
-            attrs = op.prepare(raw, shapes)
-            shape = op.infer(attrs, shapes)
+            key = (op_name, tuple(shapes), typed_key(tuple(raw.items())))
+            known = self.prepared.get(key)
+        except TypeError:  # an unhashable value: prepared every time
+            key = known = None
+        try:
+            if known is None:
+                attrs = op.prepare(raw, shapes)
+                known = attrs, op.infer(attrs, shapes)
+                if key is not None:
+                    self.prepared[key] = known
+            attrs, shape = known
         except OpError as error:
             notes = [Note(inputs[i].span, f"the {_ordinal(i)} input ({format_shape(shapes[i])}) comes from here") for i in error.inputs]
             reported = _op_error(error, raw, spans, callee_span, notes)
@@ -514,6 +528,7 @@ class Elaborator:
                             [Note(block.span, f"'{block.name}' is defined here")], code="recursion")
         evaluator = self._evaluator(scope, current)
         args = self._bind_block_args(block, call, evaluator)
+        key = mark = None
         start = self._need_current(current, call.span, block.name, poisoned_ok=True)
         stack = scope.block_stack + (block.name,)
         if block.kind == "inline":  # no scope of its own: its layers join the caller's
@@ -523,8 +538,17 @@ class Elaborator:
             frame = Frame(local, block.name, call.span, tuple(args.items()), block.span)
             numbering = [0] if block.kind == "sequential" else None
             inner = Scope(dict(args), {}, scope.frames + (frame,), scope.globals, (), stack, numbering)
+            if self.instances is not None and start.known and not self.sink.diagnostics and not self.sink.more:
+                key = self.instances.key(block, args, start, stack, self)
+                if key is not None:
+                    replayed = self.instances.replay(key, self, inner.frames, start)
+                    if replayed is not None:
+                        return replayed
+                    mark = self.instances.mark(self)
         reported = len(self.sink.diagnostics)
         result = self._run_body(block.body, inner, start, None)
+        if key is not None and result is not None and result.known and not self.sink.diagnostics and not self.sink.more:
+            self.instances.record(key, mark, self, inner.frames, start, result)
         if len(self.sink.diagnostics) > reported:
             shown = ", ".join(f"{k}={describe(v)}" for k, v in args.items())
             note = Note(call.span, f"in {block.name}({shown}), called here")
@@ -580,8 +604,6 @@ class Elaborator:
                     raise Poisoned()
                 return current
             value = scope.lookup(name)
-            if isinstance(value, Tensor):
-                self.referenced.add(name)
             return value
 
         return Evaluator(lookup_name, scope.names, lambda call: self._invoke(call, scope, current, None))
@@ -610,6 +632,7 @@ class Elaborator:
         path = ".".join(f.name for f in scope.frames)
         key = (path, base)
         self.counters[key] = self.counters.get(key, 0) + 1
+        self.issued.append(key)
         return f"{base}#{self.counters[key]}"
 
     def _local(self, scope: Scope, name: str | None, base: str, span: Span) -> str:
@@ -707,9 +730,11 @@ def resizable(
     return at
 
 
-def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], input_override=None) -> Graph:
+def elaborate_spec(spec: ast.Spec, library: Library, overrides: dict[str, Any], input_override=None,
+                   reuse_instances: bool = True) -> Graph:
+    """`reuse_instances=False` elaborates every block instance from its body (see netspec.ir.instances)."""
     sink = DiagnosticSink()
-    elaborator = Elaborator(spec, library, sink, input_override)
+    elaborator = Elaborator(spec, library, sink, input_override, reuse_instances)
     try:
         graph = elaborator.run(overrides)
     except LimitError as limit:  # reported after the errors found before it, then nothing more

@@ -41,9 +41,10 @@ set_submodule share_memory state_dict to to_empty train training type xpu zero_g
 
 def legal_module_names(nodes: list[Node], outputs: list[Output]) -> tuple[list[Node], list[Output]]:
     """Rename every path segment that nn.Module reserves; the rest of each path is unchanged."""
-    paths = {n.name for n in nodes} | {".".join(f.name for f in n.scope[: d + 1]) for n in nodes for d in range(len(n.scope))}
-    if not any(segment in MODULE_ATTRIBUTES for path in paths for segment in path.split(".")):
+    segments = {segment for n in nodes for segment in n.name.split(".")}  # a scope's path begins its layers' names
+    if MODULE_ATTRIBUTES.isdisjoint(segments):
         return nodes, outputs
+    paths = {n.name for n in nodes} | {".".join(f.name for f in n.scope[: d + 1]) for n in nodes for d in range(len(n.scope))}
     renamed: dict[str, str] = {}
     taken = set(paths)
     for path in sorted(paths, key=lambda p: p.count(".")):

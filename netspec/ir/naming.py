@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import itertools
 from collections import defaultdict
 from dataclasses import replace
 from typing import Mapping
@@ -72,14 +71,15 @@ def finalize_names(
             for frame in frames[:-1]:
                 prefixes.append(f"{prefixes[-1]}.{frame.name}" if prefixes[-1] else frame.name)
             done = tuple(
-                f if "#" not in f.name else replace(f, name=final(prefix, f.name)) for prefix, f in zip(prefixes, frames)
+                f if "#" not in f.name else Frame(final(prefix, f.name), f.block, f.span, f.args, f.definition)
+                for prefix, f in zip(prefixes, frames)
             )
             renamed_scopes[id(frames)] = done
         return done
 
     renamed = list(nodes)
     for index, n in enumerate(renamed):  # replaced one by one: each old node is freed as it goes
-        renamed[index] = replace(n, name=rename(n.name), inputs=tuple(rename(i) for i in n.inputs), scope=rename_frames(n.scope))
+        renamed[index] = Node(rename(n.name), n.op, n.attrs, tuple([rename(i) for i in n.inputs]), n.shape, n.span, rename_frames(n.scope))
     new_outputs = [replace(o, node=rename(o.node), name=rename(o.name) if "#" in o.name else o.name) for o in outputs]
     return renamed, new_outputs
 
@@ -92,6 +92,14 @@ def module_path_clashes(nodes: list[Node]) -> list[tuple[Node, Node]]:
     layers: dict[str, Node] = {}
     clashes = []
     for node in nodes:
+        parent = node.name.rpartition(".")[0]
+        if parent in owner:  # then no layer is at or above it (one there would have clashed with its scope)
+            clash = layers.get(node.name) or owner.get(node.name)
+            if clash is not None:
+                clashes.append((clash, node))
+            else:
+                layers[node.name] = node
+            continue
         segments = node.name.split(".")
         scopes = [".".join(segments[:d]) for d in range(1, len(segments))]
         if node.name in layers:

@@ -71,7 +71,7 @@ class Attrs(Mapping[str, Any]):
         """The one Attrs for these values: the layers of a repeat, or of a long chain, usually
         have equal attributes, and share one immutable object instead of a copy each."""
         try:
-            key = _typed(items)
+            key = typed_key(items)
             found = _SHARED.get(key)
         except TypeError:  # an unhashable value: not shared
             return cls(items)
@@ -89,7 +89,7 @@ class Attrs(Mapping[str, Any]):
         return len(self.items_)
 
 
-def _typed(items: tuple[tuple[str, Any], ...]) -> Any:
+def typed_key(items: tuple[tuple[str, Any], ...]) -> Any:
     """A key that tells apart values Python deems equal: 1, 1.0 and True; (1, 1) and (True, 1)."""
     return items, tuple([_kinds(value) for _, value in items])
 

@@ -49,6 +49,95 @@ def _lark() -> Lark:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _fast_parser() -> "_FastLoop":
+    return _FastLoop(_lark())
+
+
+class _FastLoop:
+    """lark's LALR loop over lark's own tables, lexer and callbacks, specialized for speed.
+
+    lark's `ParserState.feed_token` is generic: per reduction it compares and hashes a rule
+    object (Python-level `__eq__`/`__hash__`) and calls a callback even for rules that only
+    pass their one child through (`?sum: product`: about half of all reductions). Here each
+    state's actions are compiled once into shift targets or (size, callback, goto symbol),
+    with pass-through rules as no callback at all. It only parses: on any mistake in the text
+    it returns None, and lark's own loop parses the text again to raise its exact error.
+    """
+
+    def __init__(self, lark: Lark):
+        from lark.parsers.lalr_analysis import Shift
+        from lark.parsers.lalr_parser_state import ParseConf
+
+        self.frontend = lark.parser
+        table = self.frontend.parser._parse_table
+        callbacks = self.frontend.parser.parser.callbacks
+        self.conf = ParseConf(table, callbacks, self.frontend._verify_start(None))
+        self.end_state = self.conf.end_state
+        self.token_callbacks = {name: callback for name, callback in callbacks.items() if isinstance(name, str)}
+        self.actions: dict[Any, dict[str, Any]] = {}
+        for state, row in table.states.items():
+            compiled: dict[str, Any] = {}
+            for symbol, (action, arg) in row.items():
+                if action is Shift:
+                    compiled[symbol] = [arg]  # a list: a shift; a tuple: a reduction
+                else:
+                    size, callback = len(arg.expansion), callbacks[arg]
+                    compiled[symbol] = (size, None if callback is _pass_through and size == 1 else callback, arg.origin.name)
+            self.actions[state] = compiled
+
+    def parse(self, text: str) -> Any:
+        from lark.parsers.lalr_parser_state import ParserState
+
+        stream = self.frontend._make_lexer_thread(text)
+        parser_state = ParserState(self.conf, stream)  # the contextual lexer reads its `position`
+        states, values = parser_state.state_stack, parser_state.value_stack
+        actions, token_callbacks = self.actions, self.token_callbacks
+        token = None
+        try:
+            for token in stream.lex(parser_state):
+                kind = token.type
+                while True:
+                    action = actions[states[-1]][kind]
+                    if action.__class__ is list:
+                        states.append(action[0])
+                        values.append(token_callbacks[kind](token) if kind in token_callbacks else token)
+                        break
+                    size, callback, goto = action
+                    if callback is None:  # the child is the result: it stays where it is
+                        del states[-1]
+                    else:
+                        if size:
+                            children = values[-size:]
+                            del values[-size:]
+                            del states[-size:]
+                        else:
+                            children = []
+                        values.append(callback(children))
+                    states.append(actions[states[-1]][goto][0])
+            end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
+            while True:
+                action = actions[states[-1]]["$END"]
+                if action.__class__ is list:
+                    return None
+                size, callback, goto = action
+                if callback is None:
+                    del states[-1]
+                else:
+                    if size:
+                        children = values[-size:]
+                        del values[-size:]
+                        del states[-size:]
+                    else:
+                        children = []
+                    values.append(callback(children))
+                states.append(actions[states[-1]][goto][0])
+                if states[-1] == self.end_state:
+                    return values[-1]
+        except Exception:  # noqa: BLE001 - any mistake: lark's loop parses again and raises its own error
+            return None
+
+
 # Parses are cached in-process, keyed by the text itself and the name it is shown under: the
 # AST depends on nothing else and is immutable, so a cached result can never be stale.
 # Analysing variants of one spec (`--set`, a report of several networks, a benchmark's
@@ -81,7 +170,10 @@ def _parse(text: str, name: str) -> ast.Spec:
     padded = text if text.endswith("\n") else text + "\n"
     building = _builder.set(_ToAst(source))
     try:
-        return _lark().parse(padded).value
+        built = _fast_parser().parse(padded)
+        if built is None:  # a mistake somewhere: lark's own loop parses again and says what it is
+            built = _lark().parse(padded)
+        return built.value
     except UnexpectedInput as error:
         raise syntax_error(source, error) from None
     except _BadDedent as bad:
