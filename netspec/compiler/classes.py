@@ -583,12 +583,14 @@ class ClassModel:
             for k, v in (frame.args if frame is not None else ())
         ]
         definition = frame.definition if frame is not None and frame.definition else (frame.span if frame else self.graph.span)
+        # a scope that only training-time outputs need is guarded where it is called, as a whole
+        whole = not is_root and all(n.name in self.training_nodes for s in scopes for n in s.nodes())
         for j, entry in enumerate(entries):
             # run only in training what only training-time outputs need, in every instance; a child
             # class's outputs computed that way are None in eval
             units = [u for _, u in (unit_of(lm, j) for lm in merged) if isinstance(u, Member)]
             nodes = [n for u in units for n in ([u.node] if u.node is not None else u.child.nodes())]
-            entry.training_only = not sequential and bool(nodes) and not isinstance(full.units[j], Loop) and \
+            entry.training_only = not sequential and not whole and bool(nodes) and not isinstance(full.units[j], Loop) and \
                 all(n.name in self.training_nodes for n in nodes)
             child = self.class_by_name.get(entry.build.callee) if entry.kind == "scope" else None
             entry.optional_outputs = child.optional_outputs if child is not None else ()
