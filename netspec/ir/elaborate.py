@@ -411,7 +411,8 @@ class Elaborator:
             raw, spans, explicit = bound[2], bound[3], []
         else:
             raw, spans, explicit = self._bind_call(op, call, scope, current)
-            if all(a.__class__ in LITERALS for a in call.args) and all(k.value.__class__ in LITERALS for k in call.kwargs):
+            runs_again = self.repeats > 1 or scope.block_stack  # a top-level statement outside repeats runs once
+            if runs_again and all(a.__class__ in LITERALS for a in call.args) and all(k.value.__class__ in LITERALS for k in call.kwargs):
                 self.literal_calls[id(call)] = (call, op, raw, spans)
         if inputs is None:
             inputs = explicit or [self._need_current(current, call.span, op.name, poisoned_ok=True)]
