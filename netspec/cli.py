@@ -166,7 +166,7 @@ def _analyze(args):
     from dataclasses import replace
 
     from netspec.analysis import Analysis
-    from netspec.analysis.inputs import border_warnings
+    from netspec.analysis.diagnostics import analysis_warnings
     from netspec.errors import SpecError
     from netspec.ir.elaborate import resizable
 
@@ -177,11 +177,12 @@ def _analyze(args):
     else:
         at = resizable(Path(args.spec), overrides, args.allow_outside_imports)
     graph = at(_input_shape(getattr(args, "input", None)))
-    borders = border_warnings(graph)
+    found = analysis_warnings(graph)
+    borders = [d for d in found if d.code == "border"]
     if getattr(args, "strict", False) and borders:
         raise SpecError.collected([replace(d, severity="error") for d in borders])
     if getattr(args, "format", None) != "json" or args.command != "check":
-        for warning in [*graph.warnings, *borders]:
+        for warning in [*graph.warnings, *found]:
             print(warning.render(), file=sys.stderr)
 
     def resize(shape):
@@ -233,7 +234,7 @@ def _silence_stdout() -> None:
 def _check(args) -> int:
     analysis = _analyze(args)
     if args.format == "json":
-        print(json.dumps(_diagnostics_json(args, analysis.graph.warnings), indent=2))
+        print(json.dumps(_diagnostics_json(args, analysis.warnings), indent=2))
         return EXIT_OK
     outputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in analysis.outputs.items())
     print(f"{args.spec}: ok: {analysis.name}, {len(analysis.layers)} layers, {analysis.totals.params:,} parameters, output {outputs}")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the other analyses are imported when first asked for: `nets
     from netspec.analysis.inputs import InputSizes
     from netspec.analysis.memory import InferenceMemory, TrainingMemory
     from netspec.analysis.receptive import ReceptiveField
+    from netspec.errors import Diagnostic
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,15 @@ class Analysis:
         return explain(self.graph)
 
     @cached_property
+    def warnings(self) -> list[Diagnostic]:
+        """Every warning about the spec: elaboration's (unreachable values) and the analyses' (lost border
+        pixels, unsafe in-place requests), in source order."""
+        from netspec.analysis.diagnostics import analysis_warnings, in_source_order
+
+        with collector_paused():
+            return in_source_order([*self.graph.warnings, *analysis_warnings(self.graph)])
+
+    @cached_property
     def border_losses(self) -> list[BorderLoss]:
         """Layers whose windows never read the last rows/columns of their input (floor division)."""
         from netspec.analysis.borders import border_losses
@@ -135,6 +145,7 @@ class Analysis:
             },
             "other_tools": [figure.as_dict() for figure in self.explain()],
             "input_sizes": self.input_sizes.as_dict() if self.input_sizes else None,
+            "warnings": [d.as_dict() for d in self.warnings],
             "border_losses": [
                 {"layer": b.node, "lost": list(b.lost), "axes": list(b.axes), "input_shape": list(b.input_shape)}
                 for b in self.border_losses

@@ -11,7 +11,7 @@ from netspec.ops.base import format_shape
 def border_warnings(graph: Graph) -> list[Diagnostic]:
     """One warning per layer whose windows never read the last rows/columns of its input
     (the rule is `netspec.analysis.borders`, which the report uses too)."""
-    return [Diagnostic(loss.message, graph.node(loss.node).span, "warning") for loss in border_losses(graph)]
+    return [Diagnostic(loss.message, graph.node(loss.node).span, "warning", code="border") for loss in border_losses(graph)]
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def build_many(
     for spec in progress(specs):
         try:
             analysis, source, html, notes = _build_one(spec, overrides, allow_outside, scale)
-            for warning in analysis.graph.warnings:
+            for warning in analysis.warnings:
                 warn(warning.render())
             if analysis.name in names:
                 raise UsageError(f"'{spec}' defines network '{analysis.name}' as '{names[analysis.name]}' does; "

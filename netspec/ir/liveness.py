@@ -31,7 +31,8 @@ plus — unavoidable in Python — while the block it was passed into runs (the 
 local variable holds the argument).
 
 A node whose attributes already ask for in-place (`relu inplace=true`) runs in place
-whatever the rule says; `Liveness.unsafe_inplace` lists those the rule would refuse.
+whatever the rule says; `Liveness.unsafe_inplace` lists those the rule would refuse, and
+`Liveness.refusals` says why (the analysis warns about them).
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class Liveness:
     storage: Mapping[str, str]  # value → storage root (the value whose allocation it uses)
     inplace: Mapping[str, int]  # node → index of the input it overwrites (rule-approved or requested)
     unsafe_inplace: tuple[str, ...]  # nodes that ask for in-place although the rule refuses
+    refusals: Mapping[str, str]  # each of those → which part of the rule it breaks
 
     def dead_after(self, name: str) -> tuple[str, ...]:
         """Values whose last reader is node `name`: the generated forward should drop its
@@ -93,18 +95,18 @@ def liveness(graph: Graph) -> Liveness:
 
     storage: dict[str, str] = {}
     inplace: dict[str, int] = {}
-    unsafe: list[str] = []
+    unsafe: dict[str, str] = {}
     for node in graph.nodes:
         if node is graph.input:
             storage[node.name] = node.name
             continue
         operand = _operand(graph, node)
         if operand is not None:
-            allowed = _may_overwrite(graph, node, operand, storage, inplace, position, outputs)
-            if allowed or requested_inplace(node):
+            refusal = _refusal(graph, node, operand, storage, inplace, position, outputs)
+            if refusal is None or requested_inplace(node):
                 inplace[node.name] = operand
-                if not allowed:
-                    unsafe.append(node.name)
+                if refusal is not None:
+                    unsafe[node.name] = refusal
         if node.name in inplace:
             storage[node.name] = storage[node.inputs[inplace[node.name]]]
         elif node.opdef.aliases_input(node.attrs, graph.input_shapes(node)):
@@ -119,6 +121,7 @@ def liveness(graph: Graph) -> Liveness:
         storage=MappingProxyType(storage),
         inplace=MappingProxyType(inplace),
         unsafe_inplace=tuple(unsafe),
+        refusals=MappingProxyType(unsafe),
     )
 
 
@@ -138,7 +141,7 @@ def _saves_input(graph: Graph, reader: Node, value: str, inplace: Mapping[str, i
     return any(reader.inputs[i] == value for i in saved.inputs)
 
 
-def _may_overwrite(
+def _refusal(
     graph: Graph,
     node: Node,
     operand: int,
@@ -146,20 +149,29 @@ def _may_overwrite(
     inplace: Mapping[str, int],
     position: Mapping[str, int],
     outputs: set[str],
-) -> bool:
+) -> str | None:
+    """Why `node` may not overwrite its operand (the rule in the module docstring), or None if it may."""
     value = node.inputs[operand]
     # 1. the sole consumer, read once
-    if graph.consumers(value) != [node.name] or Counter(node.inputs)[value] != 1:
-        return False
+    others = [c for c in graph.consumers(value) if c != node.name]
+    if others:
+        return f"'{value}' is also read by '{others[0]}', which would see the overwritten values"
+    if Counter(node.inputs)[value] != 1:
+        return f"it reads '{value}' more than once"
     root = storage[value]
     group = [v for v, r in storage.items() if r == root]
     # 2. not the caller's tensor, not (sharing storage with) an output
-    if root == graph.input.name or any(v in outputs for v in group):
-        return False
+    if root == graph.input.name:
+        shared = "is" if value == root else "shares storage with"
+        return f"'{value}' {shared} the network input, the caller's tensor"
+    for v in group:
+        if v in outputs:
+            shared = "is" if v == value else f"shares storage with '{v}', which is"
+            return f"'{value}' {shared} an output of the network"
     for member in group:
         # 3. nobody in the group is kept for backward by its producer
         if _saves_output(graph, graph.node(member), inplace):
-            return False
+            return f"'{member}' keeps its output for backward, so training would compute wrong gradients"
         if member == value:
             continue
         # 4. every other member is read only by chain links or by earlier non-saving readers
@@ -167,7 +179,8 @@ def _may_overwrite(
             if storage.get(reader_name) == root:
                 continue  # a view of it or an in-place node on it: a link of the chain
             if position[reader_name] > position[node.name]:
-                return False
+                return f"'{value}' shares storage with '{member}', which '{reader_name}' reads afterwards"
             if _saves_input(graph, graph.node(reader_name), member, inplace):
-                return False
-    return True
+                return (f"'{value}' shares storage with '{member}', which '{reader_name}' keeps for backward, "
+                        "so training would compute wrong gradients")
+    return None

@@ -15,6 +15,8 @@ from netspec.analysis.receptive import ReceptiveField, receptive_fields
 from netspec.errors import Source
 from netspec.ops.base import numel
 from netspec.analysis.borders import border_losses
+from netspec.analysis.diagnostics import inplace_warnings
+from netspec.analysis.explain import TOOL_VERSIONS
 from netspec.report.dot import MISSING_DOT, describe_attrs, families_drawn, fmt_shape
 from netspec.report.figures import cost_chart, memory_chart, memory_profile, receptive_field_chart
 from netspec.report.numbers import exact, human, megabytes
@@ -217,68 +219,19 @@ def _statement(span: Any) -> str:
 # ---- how our numbers compare ----------------------------------------------------------
 
 
-def _tool_counts(analysis: Any) -> dict[str, int]:
-    """The quantities the other tools add to our MACs, counted on our own graph."""
-    graph = analysis.graph
-    bias_adds = bn_channels = bn_elements = adaptive_in = 0
-    for node in graph.layers():
-        family = getattr(node.opdef, "family", "")
-        if family in ("convolution", "linear") and node.attrs.get("bias", False):
-            bias_adds += numel(node.shape)
-        if node.op == "batchnorm":
-            bn_channels += node.shape[0]
-            bn_elements += numel(node.shape)
-        if node.op in ("adaptive_avgpool", "global_avgpool"):
-            adaptive_in += sum(numel(s) for s in graph.input_shapes(node))
-    return {"bias_adds": bias_adds, "bn_channels": bn_channels, "bn_elements": bn_elements, "adaptive_in": adaptive_in}
-
-
-def _reference_counts(analysis: Any) -> tuple[str, dict] | None:
-    """Measured figures for the torchvision network of the same name and parameter count, if we have them."""
-    # Optional: the figures measured in /work/shared/reference (outside the package); absent → predictions only.
-    for path in (Path(__file__).resolve().parents[3] / "shared" / "reference" / "torch_tools_counts.json",):
-        if path.is_file():
-            try:
-                data = json.loads(path.read_text())
-            except (OSError, ValueError):
-                return None
-            entry = data.get(analysis.name)
-            if isinstance(entry, dict) and entry.get("params") == analysis.totals.params:
-                return analysis.name, entry
-            return None
-    return None
-
-
 def _comparison(analysis: Any) -> dict:
-    t = analysis.totals
-    c = _tool_counts(analysis)
-    macs = t.macs
-    rows = [
-        {"tool": "netspec (this report)", "counts": "multiply-accumulates of conv and linear layers, bias excluded",
-         "predicted": macs, "key": None},
-        {"tool": "torchvision <code>_ops</code> (GFLOPS in the docs)", "counts": "the same products, in units of 10⁹",
-         "predicted": macs, "key": "products_conv_linear"},
-        {"tool": "torch.utils.flop_counter", "counts": "FLOPs: exactly 2 × our MACs",
-         "predicted": 2 * macs, "key": "torch_flop_counter_flops"},
-        {"tool": "torchinfo (Mult-Adds)", "counts": "our MACs + one add per output element of a conv/linear with bias "
-         f"({exact(c['bias_adds'])}) + 2 per batchnorm channel ({exact(2 * c['bn_channels'])})",
-         "predicted": macs + c["bias_adds"] + 2 * c["bn_channels"], "key": "torchinfo_mult_adds"},
-        {"tool": "fvcore", "counts": "our MACs + 2 per batchnorm element "
-         f"({exact(2 * c['bn_elements'])}) + the input elements of adaptive average pooling ({exact(c['adaptive_in'])}); "
-         "bias adds are not counted",
-         "predicted": macs + 2 * c["bn_elements"] + c["adaptive_in"], "key": "fvcore"},
-        {"tool": "ptflops", "counts": "also counts ReLU and pooling, and with its default backend counts "
-         "<code>nn.ReLU</code>/<code>nn.MaxPool2d</code> twice (its issue #139); "
-         "<code>count_functional=False</code> avoids the double count",
-         "predicted": None, "key": "ptflops_macs"},
-        {"tool": "thop", "counts": "our MACs + 4 per batchnorm element + average-pooling terms",
-         "predicted": None, "key": "thop_macs"},
-    ]
-    reference = _reference_counts(analysis)
-    if reference:
-        for row in rows:
-            row["measured"] = reference[1].get(row["key"]) if row["key"] else None
-    return {"rows": rows, "reference": reference[0] if reference else None, "counts": c}
+    """What other tools would report: the figures of `netspec.analysis.explain`, as `summary --explain` prints them."""
+    ours = analysis.totals.macs
+    rows = [{"tool": "netspec (this report)", "counts": "multiply-accumulates of conv and linear layers, bias excluded",
+             "predicted": ours, "unit": "MACs", "vs_ours": "", "key": None, "exact": True}]
+    for figure in analysis.explain():
+        in_macs = figure.value if figure.unit == "MACs" else figure.value // 2  # FLOPs compare as 2 x MACs
+        rows.append({
+            "tool": figure.tool, "counts": figure.reason, "predicted": figure.value, "unit": figure.unit,
+            "vs_ours": f"{(in_macs - ours) / ours * 100:+.3f}%" if ours else "", "key": figure.key,
+            "exact": figure.exact,
+        })
+    return {"rows": rows, "versions": TOOL_VERSIONS}
 
 
 # ---- rendering ------------------------------------------------------------------------------
@@ -326,7 +279,7 @@ class Warning:
 
 
 def _warnings(analysis: Any, index: dict[str, int], files: list[SourceFile]) -> list[Warning]:
-    """Dropped values (from elaboration) and border pixels lost to floor division."""
+    """Dropped values (from elaboration), border pixels lost to floor division, unsafe in-place requests."""
     graph = analysis.graph
     found = []
     for diagnostic in getattr(graph, "warnings", ()):
@@ -336,6 +289,9 @@ def _warnings(analysis: Any, index: dict[str, int], files: list[SourceFile]) -> 
     for loss in border_losses(graph):
         anchor, where = _where(graph.node(loss.node).span, index, files)
         found.append(Warning(loss.message, where, anchor, f"layer-{loss.node}"))
+    for name, diagnostic in inplace_warnings(graph).items():
+        anchor, where = _where(diagnostic.span, index, files)
+        found.append(Warning(diagnostic.message, where, anchor, f"layer-{name}"))
     return found
 
 
