@@ -335,11 +335,39 @@ output main
 output head when training
 """
 
+# the head made inside a named scope, whole or in part (its last layer outside)
+HEADS_IN_A_SCOPE = """
+network heads
+input 3x16x16
+sequential features:
+    conv 8 3x3 pad=1 as trunk
+    relu as r
+    head = r | global_avgpool | flatten | linear 4
+    conv 8 3x3 pad=1 as last
+main = last | flatten | linear 2
+output main
+output head when training
+"""
+HEAD_ACROSS_SCOPES = """
+network heads
+input 3x16x16
+sequential features:
+    conv 8 3x3 pad=1 as trunk
+    relu as r
+    pooled = r | global_avgpool | flatten
+    conv 8 3x3 pad=1 as last
+main = last | flatten | linear 2
+head = pooled | linear 4
+output main
+output head when training
+"""
 
-def test_training_only_outputs_run_and_return_only_in_training():
-    analysis = netspec.analyze(HEADS)
+
+@pytest.mark.parametrize("text", [HEADS, HEADS_IN_A_SCOPE, HEAD_ACROSS_SCOPES], ids=["top level", "in a scope", "across scopes"])
+def test_training_only_outputs_run_and_return_only_in_training(text):
+    analysis = netspec.analyze(text)
     assert [o.training_only for o in analysis.graph.outputs] == [False, True]
-    model = netspec.compile(HEADS)
+    model = netspec.compile(text)
     ran: list[str] = []
     for name, child in model.named_modules():
         if name:
@@ -348,7 +376,7 @@ def test_training_only_outputs_run_and_return_only_in_training():
     model.eval()
     out = model(x)
     assert isinstance(out, torch.Tensor) and out.shape == (2, 2)
-    assert not any(name.startswith("head") for name in ran)  # the head does not even run
+    assert not any(name.startswith(("head", "features.head", "features.pooled")) for name in ran)  # the head does not even run
     ran.clear()
     model.train()
     main, head = model(x)
@@ -356,7 +384,7 @@ def test_training_only_outputs_run_and_return_only_in_training():
     assert {layer.name for layer in analysis.layers} <= set(ran)  # in training every layer runs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        scripted = torch.jit.script(netspec.compile(HEADS))  # a model without the Python hooks
+        scripted = torch.jit.script(netspec.compile(text))  # a model without the Python hooks
     assert scripted.eval()(x)[1] is None  # TorchScript has one return type: the head is None in eval
     assert scripted.train()(x)[1].shape == (2, 4)
 

@@ -108,6 +108,7 @@ class Entry:
     training_only: bool = False  # the network's class runs it only in training mode (auxiliary heads)
     optional_items: dict[int, str] = field(default_factory=dict)  # nn.Sequential item → condition it is built under
     items_variable: str = ""  # the list an nn.Sequential with optional items is built from
+    optional_outputs: tuple[bool, ...] = ()  # a child class's outputs that are None in eval
 
 
 @dataclass
@@ -127,6 +128,15 @@ class ClassDef:
     block_args: list[tuple[str, Any]]  # the block's arguments: a value when every instance has it, else None
     is_root: bool = False
     training_outputs: tuple[bool, ...] = ()  # the network's class: which outputs are returned in training only
+
+    @property
+    def optional_outputs(self) -> tuple[bool, ...]:
+        """Per output: computed only in training (None in eval), under a guard in this class or a child's."""
+        return tuple(
+            ref[0] == "out" and (self.entries[ref[1]].training_only or
+                                 (self.entries[ref[1]].optional_outputs or (False,) * (ref[2] + 1))[ref[2]])
+            for ref in self.outputs
+        )
 
 
 @dataclass
@@ -244,6 +254,7 @@ class ClassModel:
                 self.helpers[helper] = self.file_names.create(helper)
         self.classes: list[ClassDef] = []
         self.calls: dict[int, Constructor] = {}  # id(scope) → how its parent builds it
+        self.class_by_name: dict[str, ClassDef] = {}
         self.sequentials: dict[int, Layout] = {}  # id(scope) → the items of a scope built as nn.Sequential(...)
         self.root = self._scopes()
 
@@ -359,6 +370,13 @@ class ClassModel:
         return units
 
     def _continues(self, run: list[Member], member: Member) -> bool:
+        # Only runs of block instances become loops. A `repeat` of plain layers (VGG's
+        # `repeat convs: conv; relu`) stays unrolled on purpose: its iterations differ (the first
+        # conv takes the previous stage's channels), so a loop needs an `in_channels` variable
+        # threaded through a cfg table as torchvision's make_layers does, and in a flat numbered
+        # nn.Sequential the unrolled lines are the module paths (`features.17` is the 18th line,
+        # with the spec line beside it), which a loop would leave to arithmetic. VGG-16's
+        # features is 31 one-line appends; a cfg loop saves lines but hides which index is which.
         last = run[-1]
         if member.child is None or last.child is None or member.child.frame.block is None:
             return False
@@ -565,14 +583,22 @@ class ClassModel:
             for k, v in (frame.args if frame is not None else ())
         ]
         definition = frame.definition if frame is not None and frame.definition else (frame.span if frame else self.graph.span)
-        if is_root:
-            for entry, unit in zip(entries, full.units):
-                nodes = [unit.node] if isinstance(unit, Member) and unit.node else list(unit.child.nodes()) if isinstance(unit, Member) else []
-                entry.training_only = bool(nodes) and all(n.name in self.training_nodes for n in nodes)
+        # a scope that only training-time outputs need is guarded where it is called, as a whole
+        whole = not is_root and all(n.name in self.training_nodes for s in scopes for n in s.nodes())
+        for j, entry in enumerate(entries):
+            # run only in training what only training-time outputs need, in every instance; a child
+            # class's outputs computed that way are None in eval
+            units = [u for _, u in (unit_of(lm, j) for lm in merged) if isinstance(u, Member)]
+            nodes = [n for u in units for n in ([u.node] if u.node is not None else u.child.nodes())]
+            entry.training_only = not sequential and not whole and bool(nodes) and not isinstance(full.units[j], Loop) and \
+                all(n.name in self.training_nodes for n in nodes)
+            child = self.class_by_name.get(entry.build.callee) if entry.kind == "scope" else None
+            entry.optional_outputs = child.optional_outputs if child is not None else ()
         training_outputs = tuple(o.training_only for o in self.graph.outputs) if is_root else ()
         cls = ClassDef(name, "nn.Sequential" if sequential else "nn.Module", entries, namer.params(), namer.flags(),
                        len(full.scope.inputs), full.outputs, scopes, block, definition, fixed, is_root, training_outputs)
         self.classes.append(cls)
+        self.class_by_name[name] = cls
         keys = namer.param_keys()
         positional = keys[: 2 if keys[:1] == ["in_channels"] else 1]  # the rest are passed by name
         for k, scope in enumerate(scopes):

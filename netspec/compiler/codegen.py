@@ -288,6 +288,7 @@ def _forward(cls: ClassDef, graph: Graph) -> list[str]:
             lines.append(f"        {', '.join(targets)} = {call}")
             continue
         guarded = False
+        optional |= {var for var, maybe in zip(targets, entry.optional_outputs) if maybe}
         if entry.flag is not None:
             if targets[0] != args[0]:
                 lines.append(f"    {targets[0]} = {args[0]}")

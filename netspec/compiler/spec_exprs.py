@@ -96,7 +96,7 @@ def conditions(block: ast.BlockDef) -> list[Candidate]:
                     if not branch:
                         continue
                     around = _enclosing(branch)
-                    for expr in (local, _and(guard, local)):
+                    for expr in (local,) if guard is None else (local, _and(guard, local)):
                         candidate = _candidate(expr, params, around)
                         if candidate is not None:
                             found.append(candidate)
