@@ -97,6 +97,9 @@ with open(sys.argv[1], "w") as report:
 def run_process(argv: Sequence[str], cwd: Path = ROOT) -> ProcessRun:
     """Run a command to completion: its wall time, CPU time and peak memory (its own, see LAUNCHER)."""
     environment = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    # as installed: Python's bytecode cache is used, and written by a first (untimed) run if missing;
+    # a CI or container setting that forbids it would time compiling netspec's sources on every run
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory(prefix="netspec-bench-") as folder:
         report = Path(folder) / "rusage.json"
         done = subprocess.run([sys.executable, "-c", LAUNCHER, str(report), *map(str, argv)], cwd=cwd, env=environment,

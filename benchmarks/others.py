@@ -10,7 +10,7 @@ from benchmarks.common import ROOT, run_process
 HERE = Path(__file__).resolve().parent
 
 # Modules of this suite; every other benchmarks/*.py is another issue's benchmark.
-OWN = {"__init__", "__main__", "common", "tools", "zoo", "scaling", "others", "results", "smoke"}
+OWN = {"__init__", "__main__", "common", "tools", "zoo", "scaling", "others", "results", "smoke", "targets"}
 
 # Which issue each family of benchmark files belongs to, for the section titles.
 FAMILIES = (

@@ -24,7 +24,9 @@ def markdown(results: dict) -> str:
         "",
         "Written by `make bench` (`python -m benchmarks`); the figures below and "
         "`results.json` come from one run. Times are medians over repeats, with the fastest and "
-        "slowest run in parentheses and the number of runs. Ratios divide the other tool's median by netspec's.",
+        "slowest run in parentheses and the number of runs. Ratios divide the other tool's median by netspec's. "
+        "Whole processes run as installed software does: with Python's bytecode cache (an untimed first run "
+        "writes it if missing, whatever PYTHONDONTWRITEBYTECODE says).",
         "",
         "## Machine",
         "",

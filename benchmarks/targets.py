@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import SPECS, netspec_command, run_process
+from benchmarks.common import ROOT, SPECS, netspec_command, run_process
 from benchmarks.scaling import chain_spec, repeat_spec
 
 TARGETS = {  # what the issue asks, in CPU seconds (whole `netspec check` processes)
@@ -63,8 +63,10 @@ def zoo_ratios(repeats: int, tool_repeats: int, stems: list[str] | None = None) 
     return rows
 
 
-def cli_figures(repeats: int, big_repeats: int) -> dict[str, float]:
-    """Median CPU seconds of whole `netspec check` processes on the issue's specs."""
+def cli_figures(repeats: int, big_repeats: int, checkout: Path | None = None) -> dict[str, float]:
+    """Median CPU seconds of whole `netspec check` processes on the issue's specs (of the
+    netspec in another `checkout`, for before/after figures, when given)."""
+    command = netspec_command() if checkout is None else ["env", f"PYTHONPATH={checkout}", sys.executable, "-m", "netspec.cli"]
     found = {}
     with tempfile.TemporaryDirectory(prefix="netspec-targets-") as folder:
         specs = {
@@ -75,7 +77,7 @@ def cli_figures(repeats: int, big_repeats: int) -> dict[str, float]:
             "check chain of 100,000 lines": (_write(folder, "chain100k", chain_spec(100_000)), big_repeats),
         }
         for label, (path, count) in specs.items():
-            runs = [run_process([*netspec_command(), "check", str(path)]) for _ in range(count + 1)][1:]
+            runs = [run_process([*command, "check", str(path)], cwd=checkout or ROOT) for _ in range(count + 1)][1:]
             bad = [r for r in runs if r.returncode != 0]
             if bad:
                 raise RuntimeError(f"{label} failed:\n{bad[0].output}")
@@ -98,12 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-zoo", action="store_true")
     parser.add_argument("--skip-cli", action="store_true")
     parser.add_argument("--networks", nargs="*")
+    parser.add_argument("--checkout", type=Path, help="measure the CLI of another netspec source tree (before/after)")
     args = parser.parse_args(argv)
     import os
 
     print(f"load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}", file=sys.stderr)
     if not args.skip_cli:
-        cli_figures(args.repeats, max(1, args.repeats // 3))
+        cli_figures(args.repeats, max(1, args.repeats // 3), args.checkout.resolve() if args.checkout else None)
     if not args.skip_zoo:
         rows = zoo_ratios(args.repeats * 3, args.repeats, args.networks)
         below = [r[0] for r in rows if r[3] / r[2] < RATIO_TARGET]

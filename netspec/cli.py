@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -614,7 +615,13 @@ def run() -> None:
 
     Python frees every object at exit; after analysing a 100,000-layer spec that took a
     quarter of the run. Nothing netspec holds needs a finalizer (outputs are written and
-    closed before `main` returns), so the streams are flushed and the process ends."""
+    closed before `main` returns), so the streams are flushed and the process ends.
+
+    `check` and `summary` also run without the cyclic garbage collector: what they allocate
+    (the AST, the graph, the costs) lives until the process ends and holds no cycles, and the
+    collector's passes over it were 7% of a 100,000-line check."""
+    if sys.argv[1:2] in (["check"], ["summary"]):
+        gc.disable()
     code = main()
     try:
         sys.stdout.flush()

@@ -100,10 +100,12 @@ def memory_lines(analysis, batch: int, dtype: str) -> list[str]:
     inference = analysis.inference_memory(batch, dtype)
     per = f"batch {batch}, {dtype}"
     trains = [analysis.training_memory(batch, dtype, name) for name in ("sgd", "sgd-momentum", "adam", "adamw")]
+    heads = len(analysis.graph.training_only)
+    skipped = f"; eval skips the {heads} layers only training-mode outputs need" if heads else ""
     return [
         f"Memory ({per}): weights {human_bytes(inference.param_bytes)} + buffers {human_bytes(inference.buffer_bytes)}; "
         f"inference peak {human_bytes(inference.peak_bytes)} of live tensors at '{inference.peak_layer}' "
-        f"(input included; in-place ops and views share storage).",
+        f"(input included; in-place ops and views share storage{skipped}).",
         "Training step (estimate; params + grads + optimizer state + what autograd saves): "
         + ", ".join(f"{t.optimizer} {human_bytes(t.peak_bytes)}" for t in trains) + ".",
     ]

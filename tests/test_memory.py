@@ -146,6 +146,10 @@ def test_layers_only_a_training_output_needs_are_not_counted_in_eval():
     # training runs the side branch: while its conv writes, the input, the stem and its output are alive
     trained = training_memory(graph, batch=2)
     assert trained.peak_bytes >= 2 * 4 * (768 + 1024 + 64 * 16 * 16)
+    # the summary says so: the side branch is conv, global_avgpool, flatten, linear
+    from netspec.summary import memory_lines
+
+    assert "eval skips the 4 layers only training-mode outputs need" in memory_lines(netspec.analyze(AUX_HEAVY), 2, "float32")[0]
 
 
 @pytest.mark.parametrize("spec", ["googlenet", "inception_v3"])

@@ -50,24 +50,32 @@ def _lost(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int
 def border_losses(graph: Graph) -> list[BorderLoss]:
     """Every sliding-window layer (convolution, pooling) that leaves input pixels unread, in graph order."""
     found: list[BorderLoss] = []
+    known: dict = {}  # layers with the same op, attributes (by identity: the graph keeps them) and shapes lose the same
     for node in graph.layers():
         if "kernel" not in node.attrs or len(node.inputs) != 1:
             continue
-        window = node.opdef.window(node.attrs, graph.input_shapes(node))
-        if window is None:
-            continue
         source: Node = graph.node(node.inputs[0])
-        spatial_in, spatial_out = source.shape[1:], node.shape[1:]
-        if len(spatial_in) != len(window.kernel) or len(spatial_out) != len(spatial_in):
-            continue
-        lost = tuple(
-            _lost(n, o, k, s, p, d)
-            for n, o, k, s, p, d in zip(spatial_in, spatial_out, window.kernel, window.stride, window.padding, window.dilation)
-        )
+        key = (node.op, id(node.attrs), source.shape, node.shape)
+        lost = known.get(key)
+        if lost is None:
+            lost = known[key] = _lost_per_axis(node, source)
         if any(lost):
             found.append(BorderLoss(node.name, node.span.line, node.span.source.name, lost,
                                     axis_names(len(lost)), source.shape))
     return found
+
+
+def _lost_per_axis(node: Node, source: Node) -> tuple[int, ...]:
+    window = node.opdef.window(node.attrs, (source.shape,))
+    if window is None:
+        return ()
+    spatial_in, spatial_out = source.shape[1:], node.shape[1:]
+    if len(spatial_in) != len(window.kernel) or len(spatial_out) != len(spatial_in):
+        return ()
+    return tuple(
+        _lost(n, o, k, s, p, d)
+        for n, o, k, s, p, d in zip(spatial_in, spatial_out, window.kernel, window.stride, window.padding, window.dilation)
+    )
 
 
 __all__ = ["BorderLoss", "border_losses"]

@@ -24,6 +24,7 @@ MAX_NODES = 200_000
 MAX_WORK = 1_000_000  # statements run while elaborating, nested repeats and block calls included
 MAX_NESTING = 100  # statements inside statements and block calls, counted together
 MAX_FAN_IN = 1_000  # inputs of one merge
+LITERALS = (ast.Number, ast.Dims, ast.String, ast.Bool)  # expressions whose value depends on nothing
 
 
 @dataclass
@@ -66,6 +67,9 @@ class Elaborator:
         # a block called again prepares equal layers; their checks and shape rules are pure functions
         self.prepared: dict[Any, tuple[Attrs, tuple[int, ...]]] = {}
         self.instances = InstanceCache() if reuse_instances else None
+        # id(call) → (call, op, attributes, their spans) for calls whose arguments are all literals:
+        # the lines of a repeat body bind the same attributes on every iteration
+        self.literal_calls: dict[int, tuple[ast.Call, Any, dict[str, Any], dict[str, Span]]] = {}
 
     # ---- entry
     def run(self, overrides: Mapping[str, Any]) -> Graph | None:
@@ -402,6 +406,31 @@ class Elaborator:
         return self._invoke_op(op, call, None, scope, current, name)
 
     def _invoke_op(self, op, call: ast.Call, inputs, scope: Scope, current, name) -> Tensor:
+        bound = self.literal_calls.get(id(call))
+        if bound is not None and bound[0] is call and bound[1] is op:  # run before: the same attributes
+            raw, spans, explicit = bound[2], bound[3], []
+        else:
+            raw, spans, explicit = self._bind_call(op, call, scope, current)
+            runs_again = self.repeats > 1 or scope.block_stack  # a top-level statement outside repeats runs once
+            if runs_again and all(a.__class__ in LITERALS for a in call.args) and all(k.value.__class__ in LITERALS for k in call.kwargs):
+                self.literal_calls[id(call)] = (call, op, raw, spans)
+        if inputs is None:
+            inputs = explicit or [self._need_current(current, call.span, op.name, poisoned_ok=True)]
+        elif explicit:
+            raise SpecError(f"'{op.name}' already has its inputs", call.span, code="arguments")
+        if op.arity == 1 and len(inputs) != 1:
+            raise SpecError(f"'{op.name}' takes one input, got {len(inputs)}", call.span, code="arguments")
+        if op.arity is None and len(inputs) > MAX_FAN_IN:
+            raise LimitError(f"'{op.name}' has {len(inputs):,} inputs; a merge takes at most {MAX_FAN_IN:,}", call.span)
+        if op.arity is None and len(inputs) < 2:
+            raise SpecError(
+                f"'{op.name}' needs two or more inputs: write {op.name}(a, b), or merge branches with '{op.name}:'",
+                call.span, code="arguments",
+            )
+        return self._apply(op.name, inputs, raw, spans, scope, call.span, name, call.callee_span)
+
+    def _bind_call(self, op, call: ast.Call, scope: Scope, current) -> tuple[dict, dict, list[Tensor]]:
+        """A call's attribute values with their spans, and the values it names as its inputs."""
         evaluator = self._evaluator(scope, current)
         values = [evaluator.eval(a, symbols_ok=True) for a in call.args]
         explicit = []
@@ -417,20 +446,7 @@ class Elaborator:
                         f"value arguments come first, before the attributes of '{op.name}'", expr.span, code="arguments",
                     )
         raw, spans = self._bind_attrs(op, call, values, arg_exprs, evaluator)
-        if inputs is None:
-            inputs = explicit or [self._need_current(current, call.span, op.name, poisoned_ok=True)]
-        elif explicit:
-            raise SpecError(f"'{op.name}' already has its inputs", call.span, code="arguments")
-        if op.arity == 1 and len(inputs) != 1:
-            raise SpecError(f"'{op.name}' takes one input, got {len(inputs)}", call.span, code="arguments")
-        if op.arity is None and len(inputs) > MAX_FAN_IN:
-            raise LimitError(f"'{op.name}' has {len(inputs):,} inputs; a merge takes at most {MAX_FAN_IN:,}", call.span)
-        if op.arity is None and len(inputs) < 2:
-            raise SpecError(
-                f"'{op.name}' needs two or more inputs: write {op.name}(a, b), or merge branches with '{op.name}:'",
-                call.span, code="arguments",
-            )
-        return self._apply(op.name, inputs, raw, spans, scope, call.span, name, call.callee_span)
+        return raw, spans, explicit
 
     def _bind_attrs(self, op, call: ast.Call, values, exprs, evaluator):
         positional = [a for a in op.attrs if a.positional]
