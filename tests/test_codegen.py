@@ -183,6 +183,29 @@ def test_a_blocks_variants_are_one_class_built_under_the_specs_conditions_and_ex
     assert [model.unit1.conv.padding, model.unit2.conv.padding, model.unit3.conv.padding] == [(1, 1), (2, 2), (0, 0)]
 
 
+NUMBERED = SMALL + """sequential block conv_bn(c, bn):
+    conv c 3x3 pad=1 bias=not bn
+    if bn:
+        batchnorm
+    relu
+conv_bn(8, true)
+conv_bn(8, false)
+"""
+
+
+def test_items_numbered_by_position_stay_one_class_when_some_instances_lack_one():
+    """As torchvision's make_layers appends BatchNorm2d only with batch_norm=True: the relu is
+    item 2 of the first instance and item 1 of the second."""
+    source = generate(elaborate(NUMBERED)).source
+    assert source.count("class ConvBn") == 1
+    assert "        if bn:  #" in source and "bias=not bn" in source
+    assert_module_equals_analysis(NUMBERED)
+    model = netspec.compile(NUMBERED)
+    assert [type(m).__name__ for m in model.conv_bn1] == ["Conv2d", "BatchNorm2d", "ReLU"]
+    assert [type(m).__name__ for m in model.conv_bn2] == ["Conv2d", "ReLU"]
+    assert model.conv_bn1[0].bias is None and model.conv_bn2[0].bias is not None
+
+
 def test_a_condition_python_cannot_write_over_the_parameters_becomes_a_flag():
     text = SMALL + "block down(c):\n    conv c 3x3 pad=1\n    if in.height > 4:\n" \
         "        maxpool 2x2 stride=2\ndown(4)\ndown(4)\ndown(4)\n"

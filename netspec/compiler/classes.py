@@ -425,12 +425,13 @@ class ClassModel:
             optional = any(
                 m[0] == "none" and not isinstance(full.units[j], Loop) for _, mapping in merged for j, m in enumerate(mapping)
             )
-            chain = not is_root and not optional and all(layout.is_chain() for layout, _ in merged)
+            numeric = all(isinstance(u, Member) and u.key.isdigit() for u in full.units)
+            # optional members of a numbered chain are appended under their condition
+            chain = not is_root and (not optional or numeric) and all(layout.is_chain() for layout, _ in merged)
             if has_loops and not chain:
                 # a loop needs nn.Sequential's forward; anywhere else its members stay unrolled
                 layouts = [self._layout(layout.scope, loops=False) for layout, _ in merged] + rest
                 continue
-            numeric = all(isinstance(u, Member) and u.key.isdigit() for u in full.units)
             self._emit(merged, block, is_root, chain and (has_loops or numeric))
             layouts = rest
 
@@ -464,11 +465,20 @@ class ClassModel:
         passes its first input through: a shortcut, a loop run zero times, a residual add."""
         if len(full.scope.inputs) != len(other.scope.inputs):
             return None
+        # items numbered 0, 1, ... by position (a `sequential block`): an item that some instances
+        # lack shifts the numbers after it, so items pair by the statement that made them
+        numbered = _numbered_chain(full) and _numbered_chain(other)
+
+        def same(unit: Unit, candidate: Unit) -> bool:
+            if numbered:
+                return unit.span == candidate.span and unit_signature(replace(unit, key="")) == unit_signature(replace(candidate, key=""))
+            return unit_signature(candidate) == unit_signature(unit)
+
         mapping, g = [], 0
         for unit in full.units:
             candidate = other.units[g] if g < len(other.units) else None
-            items = self._align_items(unit, candidate) if candidate is not None else None
-            if candidate is not None and unit_signature(candidate) == unit_signature(unit):
+            items = self._align_items(unit, candidate, numbered) if candidate is not None else None
+            if candidate is not None and same(unit, candidate):
                 mapping.append(("same", g, None))
                 g += 1
             elif items is not None:
@@ -503,14 +513,14 @@ class ClassModel:
             return None
         return mapping
 
-    def _align_items(self, unit: Unit, other: Unit) -> list[int | None] | None:
+    def _align_items(self, unit: Unit, other: Unit, numbered: bool = False) -> list[int | None] | None:
         """For two instances of one `sequential NAME:` scope built as nn.Sequential(...) from items
         numbered 0, 1, ...: which of `unit`'s items `other` has (its index) or lacks (None), pairing
         items made by the same statement; None when `other` is not `unit` minus some items."""
         if not (isinstance(unit, Member) and isinstance(other, Member) and unit.child is not None and other.child is not None):
             return None
         mine, theirs = self.sequentials.get(id(unit.child)), self.sequentials.get(id(other.child))
-        if mine is None or theirs is None or unit.key != other.key:
+        if mine is None or theirs is None or (unit.span != other.span if numbered else unit.key != other.key):
             return None
         if any(not isinstance(u, Member) or not u.key.isdigit() for u in (*mine.units, *theirs.units)):
             return None
@@ -568,13 +578,13 @@ class ClassModel:
             build = substitute(unit.build, exprs)
             flag = None
             if any(u is None for _, u in present):
-                flag = namer.flag(unit.key, [u is not None for _, u in present], unit.span)
+                flag = namer.flag(_flag_name(unit), [u is not None for _, u in present], unit.span)
             optional_items, variable = {}, ""
             if any(lm[1][j][2] is not None for lm in merged):
                 for k, item in enumerate(self.sequentials[id(unit.child)].units):
                     has = [lm[1][j][1] is not None and (lm[1][j][2] is None or lm[1][j][2][k] is not None) for lm in merged]
                     if not all(has):
-                        optional_items[k] = namer.flag(f"{unit.key}_{k}", has, item.span)
+                        optional_items[k] = namer.flag(f"{unit.key}_{_flag_name(item)}", has, item.span)
                 variable = params.create("layers")
             entries.append(Entry(unit.key, "layer" if unit.node else "scope", build, full.refs[j], len(unit.writes),
                                  unit.span, unit.node, flag, optional_items=optional_items, items_variable=variable))
@@ -635,6 +645,22 @@ class ClassModel:
         numeric = unit.prefix == ""
         return Entry(unit.prefix, "loop", build, refs, 1, unit.members[0].span, None, None, unit.start, stop,
                      index, numeric, uses_index)
+
+
+def _numbered_chain(layout: Layout) -> bool:
+    """A chain whose members are numbered 0, 1, 2, ... in order, as nn.Sequential numbers them."""
+    return layout.is_chain() and [u.key if isinstance(u, Member) else None for u in layout.units] == \
+        [str(k) for k in range(len(layout.units))]
+
+
+def _flag_name(member: Member) -> str:
+    """What the parameter switching an optional member on is called: its name, or for a numbered
+    item its op or block (`batchnorm`)."""
+    if not member.key.isdigit():
+        return member.key
+    if member.node is not None:
+        return member.node.op
+    return member.child.frame.block or member.child.frame.name
 
 
 class Count:

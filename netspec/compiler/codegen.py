@@ -151,6 +151,8 @@ def _init_lines(entry: Entry, numeric: bool, main: str) -> list[str]:
         return [f"for {index} in range({bounds}):" + where, "    " + call]
     if entry.optional_items:
         return _items_lines(entry, numeric, where)
+    if numeric and entry.flag is not None:
+        return [f"if {entry.flag}:" + where, "    " + _call("self.append(", entry.build, ")", 12)]
     if numeric:
         return [_call("self.append(", entry.build, ")", 8) + where]
     if entry.flag is not None:
