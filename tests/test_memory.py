@@ -159,3 +159,22 @@ def test_eval_peak_with_auxiliary_heads_equals_the_measured_one(spec):
     model, chosen = compiled(graph, inplace=True)
     measured = inference_peak(model, torch.randn(2, *graph.input.shape))
     assert inference_memory(graph, batch=2, inplace=chosen).peak_bytes == measured
+
+
+@pytest.mark.xfail(strict=True, reason="the generated forward keeps inception4a, inception4d and inception5b in variables "
+                   "of their own that nothing rebinds in eval, so they live until it returns; the analysis frees them at "
+                   "the heads' place (after the peak, which is exact). A generator that releases them makes this pass.")
+def test_googlenet_aux_eval_tail_is_exact():
+    from tests.memory_probe import LiveStorages, _storages
+
+    graph = graph_at(ROOT / "specs" / "googlenet.net", aux=True)
+    model, chosen = compiled(graph, inplace=True)
+    model.eval()
+    probe = LiveStorages(ignore=_storages(list(model.parameters()) + list(model.buffers())))
+    seen = {}
+    model.fc.register_forward_hook(lambda module, args, out: seen.setdefault("fc", probe.current))
+    x = torch.randn(2, *graph.input.shape)
+    with torch.no_grad(), probe:
+        probe.track(x, "input")
+        model(x)
+    assert seen["fc"] == inference_memory(graph, batch=2, inplace=chosen).live_bytes["fc"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netspec.analysis.borders import border_losses
+from netspec.analysis.receptive import receptive_fields
 from netspec.errors import Diagnostic
 from netspec.ir.graph import Graph
 from netspec.ops.base import format_shape
@@ -19,7 +20,7 @@ class InputSizes:
     """The inputs a network accepts when global pooling makes its outputs independent of the size."""
 
     smallest: tuple[int, ...]  # per spatial axis
-    step: tuple[int, ...]  # per axis: the total stride before the pooling layer
+    step: tuple[int, ...]  # per axis: the effective stride (receptive field) at the pooling layer's input
     pooled_at: str  # the last adaptive or global pooling layer
 
     def describe(self, channels: int) -> str:
@@ -62,12 +63,8 @@ def accepted_input_sizes(graph: Graph, elaborate_at) -> InputSizes | None:
     else:
         smallest = low
     last_pool = pools[-1]
-    step = [1] * (len(shape) - 1)
-    node = graph.node(last_pool.inputs[0])
-    while node.inputs:  # the total stride along the first inputs back to the network input
-        window = node.opdef.window(node.attrs, graph.input_shapes(node))
-        if window is not None:
-            step = [a * b for a, b in zip(step, window.stride)]
-        node = graph.node(node.inputs[0])
-    step = tuple(step)
-    return InputSizes(tuple(smallest for _ in shape[1:]), step, last_pool.name)
+    # the map it pools grows by one cell per effective stride of the receptive field there
+    stride = receptive_fields(graph)[last_pool.inputs[0]].stride
+    if not all(isinstance(j, int) for j in stride):
+        return None  # upsampled before pooling: no whole number of input pixels per cell
+    return InputSizes(tuple(smallest for _ in shape[1:]), tuple(stride), last_pool.name)
