@@ -12,7 +12,8 @@ from benchmarks.tools import available_tools, model_for
 
 CACHED = (
     "netspec: the parse of each file is cached in-process (the first call parses); elaboration, "
-    "every shape, parameter and MAC count run on every repeat. Tools: the model is built once, "
+    "every shape, parameter and MAC count run on every repeat (within one run, equal layers and equal "
+    "block instances are worked out once: nothing is kept from one repeat to the next). Tools: the model is built once, "
     "outside the timer; each repeat runs the tool's full count (a forward pass with its hooks)."
 )
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -38,6 +39,11 @@ class Scope:
     iteration: tuple = ()
     block_stack: tuple[str, ...] = ()
     numbering: list[int] | None = None  # in a sequential scope: the next item's index (shared, mutable)
+
+    @cached_property
+    def path(self) -> str:
+        """The provisional dotted path of the scope's layers ("" at the top level)."""
+        return ".".join([f.name for f in self.frames])
 
     def lookup(self, name: str) -> Any:
         if name in self.values:
@@ -503,7 +509,7 @@ class Elaborator:
 
     def _apply(self, op_name: str, inputs, raw, spans, scope: Scope, span: Span, name, callee_span) -> Tensor:
         op = lookup(op_name)
-        if any(t is None or not t.known for t in inputs):
+        if any([t is None or t.node is None for t in inputs]):
             try:  # the inputs are unknown, but the attributes can still be checked on their own
                 op.check_values(raw)
             except OpError as error:
@@ -518,23 +524,25 @@ class Elaborator:
         try:
             if known is None:
                 attrs = op.prepare(raw, shapes)
-                known = attrs, op.infer(attrs, shapes)
-                if key is not None:
-                    self.prepared[key] = known
-            attrs, shape = known
+                shape = op.infer(attrs, shapes)
+            else:
+                attrs, shape = known
         except OpError as error:
             notes = [Note(inputs[i].span, f"the {_ordinal(i)} input ({format_shape(shapes[i])}) comes from here") for i in error.inputs]
             reported = _op_error(error, raw, spans, callee_span, notes)
             if isinstance(error, CollapseError):
                 self.collapses.add((reported.diagnostics[0].message, reported.diagnostics[0].span))
             raise reported from None
-        if any(d > MAX_INTEGER for d in shape):
-            raise LimitError(f"the output of '{op_name}' ({format_shape(shape)}) is too large: sizes are limited to 64 bits", callee_span)
+        if known is None:
+            if any(d > MAX_INTEGER for d in shape):
+                raise LimitError(f"the output of '{op_name}' ({format_shape(shape)}) is too large: sizes are limited to 64 bits", callee_span)
+            if key is not None:
+                self.prepared[key] = attrs, shape
         if len(self.nodes) >= MAX_NODES:
             raise LimitError(f"the network grows past {MAX_NODES:,} layers; is a repeat count too large?", span)
         local = self._local(scope, name, op_name, span)
-        node_name = ".".join([f.name for f in scope.frames] + [local])
-        self.nodes.append(Node(node_name, op_name, attrs, tuple(t.node for t in inputs), shape, span, scope.frames))
+        node_name = f"{scope.path}.{local}" if scope.frames else local
+        self.nodes.append(Node(node_name, op_name, attrs, tuple([t.node for t in inputs]), shape, span, scope.frames))
         return Tensor(node_name, shape, span)
 
     def _invoke_block(self, block: ast.BlockDef, call: ast.Call, scope: Scope, current, name) -> Tensor | None:
@@ -645,8 +653,7 @@ class Elaborator:
         scope.defined_at[name] = (span, scope.iteration)
 
     def _auto(self, scope: Scope, base: str) -> str:
-        path = ".".join(f.name for f in scope.frames)
-        key = (path, base)
+        key = (scope.path, base)
         self.counters[key] = self.counters.get(key, 0) + 1
         self.issued.append(key)
         return f"{base}#{self.counters[key]}"

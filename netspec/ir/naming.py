@@ -46,9 +46,11 @@ def finalize_names(
         base, index = segment.split("#")
         alone = len(counts[(prefix, base)]) == 1 and issued.get((prefix, base), 1) == 1
         name = base if alone else f"{base}{index}"
-        candidates = itertools.chain([name, f"{base}_{index}"], (f"{base}_{index}_{k}" for k in itertools.count(2)))
-        name = next(c for c in candidates if c not in explicit[prefix] and c not in taken[prefix])
-        taken[prefix].add(name)
+        used, given = explicit[prefix], taken[prefix]
+        if name in used or name in given:
+            candidates = itertools.chain([f"{base}_{index}"], (f"{base}_{index}_{k}" for k in itertools.count(2)))
+            name = next(c for c in candidates if c not in used and c not in given)
+        given.add(name)
         chosen[key] = name
         return name
 
