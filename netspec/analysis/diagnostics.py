@@ -4,7 +4,7 @@ from __future__ import annotations
 from netspec.analysis.inputs import border_warnings
 from netspec.errors import Diagnostic
 from netspec.ir.graph import Graph
-from netspec.ir.liveness import liveness, requested_inplace
+from netspec.ir.liveness import requested_inplace
 
 
 def inplace_warnings(graph: Graph) -> dict[str, Diagnostic]:
@@ -18,7 +18,7 @@ def inplace_warnings(graph: Graph) -> dict[str, Diagnostic]:
             "without inplace=true, netspec runs a layer in place only where it is safe",
             graph.node(name).span, "warning", code="inplace",
         )
-        for name, reason in liveness(graph).refusals.items()
+        for name, reason in graph.liveness.refusals.items()
     }
 
 

@@ -40,7 +40,7 @@ from types import MappingProxyType
 from typing import Callable, Collection, Mapping
 
 from netspec.ir.graph import Graph, Node
-from netspec.ir.liveness import Liveness, liveness
+from netspec.ir.liveness import Liveness
 from netspec.ops.base import numel
 
 DTYPE_BYTES: Mapping[str, int] = MappingProxyType({"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8})
@@ -236,7 +236,7 @@ def inference_memory(
     flat forward without nested block calls would.
     """
     itemsize = dtype_bytes(dtype)
-    live = liveness(graph)
+    live = graph.liveness
     chosen = set(live.inplace) if inplace is None else set(inplace)
     roots = _storage_roots(graph, chosen, live, training=False)
     release = release_steps(graph, live) if hold_block_arguments else {**live.last_use, graph.input.name: len(graph.nodes)}
@@ -278,7 +278,7 @@ def training_memory(
     if optimizer not in OPTIMIZER_STATE:
         raise ValueError(f"unknown optimizer '{optimizer}'; choose one of {', '.join(OPTIMIZER_STATE)}")
     itemsize = dtype_bytes(dtype)
-    live = liveness(graph)
+    live = graph.liveness
     inplace = set(live.inplace) if inplace is None else set(inplace)
     roots = _storage_roots(graph, inplace, live, training=True)
     release = release_steps(graph, live)

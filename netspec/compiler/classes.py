@@ -19,7 +19,6 @@ from netspec.compiler.names import RESERVED, Namespace, camel
 from netspec.compiler.spec_exprs import IN_CHANNELS, Candidate, block_definition, conditions, contains, values
 from netspec.errors import Span
 from netspec.ir.graph import Frame, Graph, Node
-from netspec.ir.liveness import liveness
 from netspec.ops import all_ops
 from netspec.ops.base import Constructor, Expr, render_value
 
@@ -243,7 +242,7 @@ class ClassModel:
     def __init__(self, graph: Graph, inplace: bool = True):
         self.graph = graph
         # in-place forms exactly where the liveness rule allows them (or the spec asks)
-        self.inplace = set(liveness(graph).inplace) if inplace else set()
+        self.inplace = set(graph.liveness.inplace) if inplace else set()
         self.training_nodes = graph.training_only
         self.outputs = {o.node for o in graph.outputs}
         self.file_names = Namespace()

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from netspec.errors import Span
 from netspec.ops import lookup
 from netspec.ops.base import Attrs, OpDef, Shape
+
+if TYPE_CHECKING:
+    from netspec.ir.liveness import Liveness
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,14 @@ class Graph:
 
     def consumers(self, name: str) -> list[str]:
         return list(self._consumers[name])
+
+    @cached_property
+    def liveness(self) -> "Liveness":
+        """Execution order, lifetimes, shared storage and in-place decisions (`netspec.ir.liveness`),
+        computed once: code generation, both memory simulations and the warnings all ask."""
+        from netspec.ir.liveness import liveness
+
+        return liveness(self)
 
     @cached_property
     def training_only(self) -> frozenset[str]:
