@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Collection, Mapping
+from typing import Callable, Collection, Mapping
 
 from netspec.ir.graph import Graph, Node
 from netspec.ir.liveness import Liveness, liveness
@@ -246,21 +246,20 @@ def inference_memory(
         if value not in skipped:
             free_after[root] = max(free_after.get(root, -1), release[value])
 
-    alive: dict[str, int] = {}
+    alive = _LiveStorages(free_after)
     per_step: dict[str, int] = {}
     peak, peak_layer = 0, graph.input.name
     for index, node in enumerate(graph.nodes):
         if node.name in skipped:  # not run in eval: what is alive at its place in the forward
-            per_step[node.name] = sum(alive.values())
+            per_step[node.name] = alive.total
             continue
         if roots[node.name] == node.name:
-            alive[node.name] = _value_bytes(node, batch, itemsize)
-        current = sum(alive.values()) + _scratch_bytes(graph, node, batch, itemsize)
+            alive.allocate(node.name, _value_bytes(node, batch, itemsize))
+        current = alive.total + _scratch_bytes(graph, node, batch, itemsize)
         per_step[node.name] = current
         if current > peak:
             peak, peak_layer = current, node.name
-        for root in [r for r in alive if free_after[r] <= index]:
-            del alive[root]
+        alive.free_due(index)
     params, buffers, _ = _weights(graph, itemsize)
     return InferenceMemory(batch, dtype, peak, peak_layer, MappingProxyType(per_step), params, buffers)
 
@@ -289,12 +288,12 @@ def training_memory(
     largest_param = max((_largest_tensor(n, graph) for n in graph.layers()), default=0) * itemsize
     persistent = params + buffers + state
     nodes = list(graph.nodes)
-    position = {n.name: i for i, n in enumerate(nodes)}
     size = {n.name: _value_bytes(n, batch, itemsize) for n in nodes}
     needs_grad = _needs_grad(graph)
 
     # who keeps which storage for backward; extras are private to their node
     keepers: dict[str, set[str]] = {}
+    kept_roots: dict[str, set[str]] = {}
     extras: dict[str, int] = {}
     for node in graph.layers():
         if node.name not in needs_grad:
@@ -305,6 +304,7 @@ def training_memory(
             kept.add(roots[node.name])
         for root in kept:
             keepers.setdefault(root, set()).add(node.name)
+        kept_roots[node.name] = kept
         extras[node.name] = sum(
             k.elements * (batch if k.per_sample else 1) * (k.itemsize or itemsize) for k in saved.extra
         )
@@ -314,54 +314,51 @@ def training_memory(
         free_after[root] = max(free_after.get(root, -1), release[value])
 
     # forward
-    alive: dict[str, int] = {}
+    alive = _LiveStorages(free_after)
     kept_extras = 0
     peak, phase = 0, "forward"
     for index, node in enumerate(nodes):
         if roots[node.name] == node.name:
-            alive[node.name] = size[node.name]
+            alive.allocate(node.name, size[node.name])
         kept_extras += extras.get(node.name, 0)
-        current = persistent + sum(alive.values()) + kept_extras
+        current = persistent + alive.total + kept_extras
         if current > peak:
             peak, phase = current, "forward"
-        for root in [r for r in alive if free_after[r] <= index and not keepers.get(r)]:
-            del alive[root]
-    saved_total = sum(alive.values()) + kept_extras
+        alive.free_due(index, unless=keepers.__contains__)
+    saved_total = alive.total + kept_extras
 
     # backward, in reverse order; the loss gives each output a gradient of its size
-    grads: dict[str, int] = {}  # storage of a gradient buffer → bytes
-    grad_of: dict[str, str] = {}  # value → its gradient's buffer
-    holders: dict[str, int] = {}  # gradient buffer → number of values (or views) still using it
+    grads = _Gradients()
     for output in graph.outputs:
-        _give_grad(output.node, f"d{output.node}", size[output.node], grads, grad_of, holders)
+        grads.give(output.node, f"d{output.node}", size[output.node])
     param_grads = 0
     for node in reversed(nodes[1:]):
-        if node.name not in needs_grad or node.name not in grad_of:
+        if node.name not in needs_grad or node.name not in grads.of:
             continue
-        g = grad_of.pop(node.name)
+        g = grads.of.pop(node.name)
         passes = _passes_gradient(node)
         new = 0
         for value in dict.fromkeys(node.inputs):
             if value not in needs_grad:
                 continue
-            if value in grad_of:  # a second reader's gradient: computed, then added into the first
+            if value in grads.of:  # a second reader's gradient: computed, then added into the first
                 new += 0 if passes else size[value]
             elif passes:
-                _give_grad(value, g, 0, grads, grad_of, holders)
+                grads.give(value, g, 0)
             else:
-                _give_grad(value, f"d{value}@{node.name}", size[value], grads, grad_of, holders)
+                grads.give(value, f"d{value}@{node.name}", size[value])
         param_grads += node_params.get(node.name, 0)
-        current = persistent + sum(alive.values()) + kept_extras + sum(grads.values()) + new + param_grads
+        current = persistent + alive.total + kept_extras + grads.total + new + param_grads
         if current > peak:
             peak, phase = current, f"backward at {node.name}"
         # the op's backward ran: what it kept, and its output's gradient, are released
         kept_extras -= extras.get(node.name, 0)
-        for root, who in keepers.items():
-            if node.name in who:
-                who.discard(node.name)
-                if not who and root in alive:
-                    del alive[root]
-        _drop_grad(g, grads, holders)
+        for root in kept_roots.get(node.name, ()):
+            who = keepers[root]
+            who.discard(node.name)
+            if not who:
+                alive.free(root)
+        grads.drop(g)
     step = persistent + params + temporaries * largest_param
     if step > peak:
         peak, phase = step, "optimizer step"
@@ -393,15 +390,52 @@ def _passes_gradient(node: Node) -> bool:
     return node.op in ("add", "concat") or node.opdef.family == "reshape" and node.op in ("flatten", "reshape", "identity")
 
 
-def _give_grad(value: str, buffer: str, nbytes: int, grads, grad_of, holders) -> None:
-    if buffer not in grads:
-        grads[buffer] = nbytes
-    holders[buffer] = holders.get(buffer, 0) + 1
-    grad_of[value] = buffer
+class _LiveStorages:
+    """The storages alive during a simulated pass: bytes each, their running total, and the step
+    after which each is due to be freed (so a step costs what it frees, not what is alive)."""
+
+    def __init__(self, free_after: Mapping[str, int]) -> None:
+        self.bytes: dict[str, int] = {}
+        self.total = 0
+        self._due: dict[int, list[str]] = {}
+        for root, step in free_after.items():
+            self._due.setdefault(step, []).append(root)
+        self._swept = -1
+
+    def allocate(self, root: str, nbytes: int) -> None:
+        self.bytes[root] = nbytes
+        self.total += nbytes
+
+    def free(self, root: str) -> None:
+        self.total -= self.bytes.pop(root, 0)
+
+    def free_due(self, step: int, unless: Callable[[str], bool] = lambda root: False) -> None:
+        """Free what is due after `step` or earlier, but not the storages `unless` holds back."""
+        for due in range(self._swept + 1, step + 1):
+            for root in self._due.pop(due, ()):
+                if not unless(root):
+                    self.free(root)
+        self._swept = max(self._swept, step)
 
 
-def _drop_grad(buffer: str, grads, holders) -> None:
-    holders[buffer] -= 1
-    if holders[buffer] == 0:
-        del holders[buffer]
-        del grads[buffer]
+class _Gradients:
+    """Gradient buffers alive during the simulated backward, with their running total."""
+
+    def __init__(self) -> None:
+        self.bytes: dict[str, int] = {}  # gradient buffer → bytes
+        self.of: dict[str, str] = {}  # value → its gradient's buffer
+        self.holders: dict[str, int] = {}  # gradient buffer → number of values (or views) still using it
+        self.total = 0
+
+    def give(self, value: str, buffer: str, nbytes: int) -> None:
+        if buffer not in self.bytes:
+            self.bytes[buffer] = nbytes
+            self.total += nbytes
+        self.holders[buffer] = self.holders.get(buffer, 0) + 1
+        self.of[value] = buffer
+
+    def drop(self, buffer: str) -> None:
+        self.holders[buffer] -= 1
+        if self.holders[buffer] == 0:
+            del self.holders[buffer]
+            self.total -= self.bytes.pop(buffer)

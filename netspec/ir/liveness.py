@@ -36,6 +36,7 @@ whatever the rule says; `Liveness.unsafe_inplace` lists those the rule would ref
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -60,8 +61,7 @@ class Liveness:
         """Values whose last reader is node `name`: the generated forward should drop its
         references to them right after that node (reuse the variable or `del` it), or the
         module holds dead tensors that the memory analysis does not count."""
-        step = self.position[name]
-        return tuple(v for v in self.order if self.last_use[v] == step and self.position[v] < step)
+        return self._dying.get(self.position[name], ())
 
     def runs_in_place(self, name: str) -> bool:
         return name in self.inplace
@@ -72,7 +72,23 @@ class Liveness:
 
     def storage_last_use(self, root: str) -> int:
         """The last step at which any value of a storage group is read (or the end, for outputs)."""
-        return max(self.last_use[v] for v, r in self.storage.items() if r == root)
+        return self._group_last_use[root]
+
+    @functools.cached_property
+    def _dying(self) -> dict[int, tuple[str, ...]]:
+        dying: dict[int, list[str]] = {}
+        for value in self.order:
+            step = self.last_use[value]
+            if self.position[value] < step:
+                dying.setdefault(step, []).append(value)
+        return {step: tuple(values) for step, values in dying.items()}
+
+    @functools.cached_property
+    def _group_last_use(self) -> dict[str, int]:
+        last: dict[str, int] = {}
+        for value, root in self.storage.items():
+            last[root] = max(last.get(root, -1), self.last_use[value])
+        return last
 
 
 def requested_inplace(node: Node) -> bool:
@@ -94,15 +110,18 @@ def liveness(graph: Graph) -> Liveness:
             last_use[i] = max(last_use[i], position[node.name])
 
     storage: dict[str, str] = {}
+    groups: dict[str, _Group] = {}
     inplace: dict[str, int] = {}
     unsafe: dict[str, str] = {}
     for node in graph.nodes:
         if node is graph.input:
             storage[node.name] = node.name
+            groups[node.name] = _Group()
+            groups[node.name].join(node.name, last_use[node.name], False, False)
             continue
         operand = _operand(graph, node)
         if operand is not None:
-            refusal = _refusal(graph, node, operand, storage, inplace, position, outputs)
+            refusal = _refusal(graph, node, operand, storage, groups, position, outputs)
             if refusal is None or requested_inplace(node):
                 inplace[node.name] = operand
                 if refusal is not None:
@@ -113,6 +132,13 @@ def liveness(graph: Graph) -> Liveness:
             storage[node.name] = storage[node.inputs[0]]
         else:
             storage[node.name] = node.name
+            groups[node.name] = _Group()
+        root = storage[node.name]
+        saved = node.opdef.saved(node.attrs, graph.input_shapes(node), node.shape, inplace=node.name in inplace)
+        groups[root].join(node.name, last_use[node.name], node.name in outputs, saved.output)
+        for value in (node.inputs[i] for i in saved.inputs):  # what it keeps for backward, of other groups
+            if storage[value] != root:
+                groups[storage[value]].kept_by_reader(value, node.name)
 
     return Liveness(
         order=order,
@@ -125,20 +151,34 @@ def liveness(graph: Graph) -> Liveness:
     )
 
 
+class _Group:
+    """What the in-place rule needs to know of a storage group, kept up to date as values join it,
+    so that each decision costs the same however long the group (a chain of in-place layers) is."""
+
+    def __init__(self) -> None:
+        self.output: str | None = None  # the first member that is a graph output
+        self.saved_output: str | None = None  # the first member whose producer keeps it for backward
+        self.kept: tuple[str, str] | None = None  # the first (member, reader outside the group) keeping it
+        self.latest: list[tuple[int, str]] = []  # the two members read last: (last use, member)
+
+    def join(self, member: str, last_use: int, is_output: bool, saves_output: bool) -> None:
+        if is_output and self.output is None:
+            self.output = member
+        if saves_output and self.saved_output is None:
+            self.saved_output = member
+        self.latest = sorted([*self.latest, (last_use, member)], key=lambda pair: -pair[0])[:2]
+
+    def kept_by_reader(self, member: str, reader: str) -> None:
+        if self.kept is None:
+            self.kept = (member, reader)
+
+    def read_last_besides(self, value: str) -> tuple[int, str] | None:
+        """(last use, member) of the member other than `value` that is read last."""
+        return next((pair for pair in self.latest if pair[1] != value), None)
+
+
 def _operand(graph: Graph, node: Node) -> int | None:
     return node.opdef.inplace_operand(node.attrs, graph.input_shapes(node))
-
-
-def _saves_output(graph: Graph, node: Node, inplace: Mapping[str, int]) -> bool:
-    if node is graph.input:
-        return False
-    shapes = graph.input_shapes(node)
-    return node.opdef.saved(node.attrs, shapes, node.shape, inplace=node.name in inplace).output
-
-
-def _saves_input(graph: Graph, reader: Node, value: str, inplace: Mapping[str, int]) -> bool:
-    saved = reader.opdef.saved(reader.attrs, graph.input_shapes(reader), reader.shape, inplace=reader.name in inplace)
-    return any(reader.inputs[i] == value for i in saved.inputs)
 
 
 def _refusal(
@@ -146,7 +186,7 @@ def _refusal(
     node: Node,
     operand: int,
     storage: Mapping[str, str],
-    inplace: Mapping[str, int],
+    groups: Mapping[str, _Group],
     position: Mapping[str, int],
     outputs: set[str],
 ) -> str | None:
@@ -159,28 +199,25 @@ def _refusal(
     if Counter(node.inputs)[value] != 1:
         return f"it reads '{value}' more than once"
     root = storage[value]
-    group = [v for v, r in storage.items() if r == root]
+    group = groups[root]
     # 2. not the caller's tensor, not (sharing storage with) an output
     if root == graph.input.name:
         shared = "is" if value == root else "shares storage with"
         return f"'{value}' {shared} the network input, the caller's tensor"
-    for v in group:
-        if v in outputs:
-            shared = "is" if v == value else f"shares storage with '{v}', which is"
-            return f"'{value}' {shared} an output of the network"
-    for member in group:
-        # 3. nobody in the group is kept for backward by its producer
-        if _saves_output(graph, graph.node(member), inplace):
-            return f"'{member}' keeps its output for backward, so training would compute wrong gradients"
-        if member == value:
-            continue
-        # 4. every other member is read only by chain links or by earlier non-saving readers
-        for reader_name in graph.consumers(member):
-            if storage.get(reader_name) == root:
-                continue  # a view of it or an in-place node on it: a link of the chain
-            if position[reader_name] > position[node.name]:
-                return f"'{value}' shares storage with '{member}', which '{reader_name}' reads afterwards"
-            if _saves_input(graph, graph.node(reader_name), member, inplace):
-                return (f"'{value}' shares storage with '{member}', which '{reader_name}' keeps for backward, "
-                        "so training would compute wrong gradients")
+    if group.output is not None:
+        shared = "is" if group.output == value else f"shares storage with '{group.output}', which is"
+        return f"'{value}' {shared} an output of the network"
+    # 3. nobody in the group is kept for backward by its producer
+    if group.saved_output is not None:
+        return f"'{group.saved_output}' keeps its output for backward, so training would compute wrong gradients"
+    # 4. every other member is read only by chain links or by earlier non-saving readers
+    latest = group.read_last_besides(value)
+    if latest is not None and latest[0] > position[node.name]:
+        member = latest[1]
+        reader = next(r for r in graph.consumers(member) if position[r] > position[node.name])
+        return f"'{value}' shares storage with '{member}', which '{reader}' reads afterwards"
+    if group.kept is not None:
+        member, reader = group.kept
+        return (f"'{value}' shares storage with '{member}', which '{reader}' keeps for backward, "
+                "so training would compute wrong gradients")
     return None
