@@ -573,7 +573,7 @@ class ClassModel:
                 continue
             columns = list(zip(*[item_leaves(unit, lm, j) for lm in merged]))
             labels = leaf_labels(unit.build)
-            exprs = iter([namer.name(list(col), f"{unit.key}_{label}") for col, label in zip(columns, labels)])
+            exprs = iter([namer.name(list(col), f"{unit.key}_{label}", unit.span) for col, label in zip(columns, labels)])
             build = substitute(unit.build, exprs)
             flag = None
             if any(u is None for _, u in present):
@@ -708,7 +708,7 @@ class ColumnNamer:
             if all(isinstance(v, int) and not isinstance(v, bool) for v in column):
                 yield arg, column
 
-    def name(self, column: list, fallback: str) -> Any:
+    def name(self, column: list, fallback: str, span: Span | None = None) -> Any:
         """The value itself when every instance has the same, else an `Expr` over the parameters."""
         present = [(i, v) for i, v in enumerate(column) if v is not None]
         if not present:
@@ -720,7 +720,8 @@ class ColumnNamer:
                 return Expr(self._arg(arg))
         if all(v == self.in_channels[i] and isinstance(v, int) for i, v in present):
             return Expr(self._param("in_channels", self.in_channels))
-        for candidate in self.expressions:
+        # the expressions written in the member's own statement first; channels flow from others
+        for candidate in sorted(self.expressions, key=lambda c: span is None or not contains(c.around, span)):
             if all(same_value(candidate.value(self.args[i], self.in_shapes[i]), v) for i, v in present):
                 return Expr(candidate.python(self._identifier))
         bases = [*self._int_args()]

@@ -31,7 +31,7 @@ class Candidate:
 
     expr: ast.Expr
     names: tuple[str, ...]  # block parameters it reads, and IN_CHANNELS when it reads in.channels
-    around: Span | None = None  # for a condition: the statements it guards
+    around: Span | None = None  # the call it is written in; for a condition, the statements it guards
 
     def value(self, args: dict[str, Any], in_shape: tuple[int, ...] | None) -> Any:
         """Its value for one instance, or None when it cannot be computed from the parameters."""
@@ -72,13 +72,13 @@ def block_definition(header: Span | None) -> ast.BlockDef | None:
 
 def values(block: ast.BlockDef) -> list[Candidate]:
     """Every expression the block computes a value with (arguments and attributes of its calls)."""
-    found: dict[ast.Expr, None] = {}
+    found: dict[ast.Expr, Span] = {}
     params = {p.name for p in block.params}
     for call in _calls(block.body):
         for expr in (*call.args, *(k.value for k in call.kwargs)):
             if not isinstance(expr, (ast.Number, ast.Dims, ast.String, ast.Bool, ast.Name)):
-                found.setdefault(expr)
-    return [c for c in (_candidate(e, params) for e in found) if c is not None]
+                found.setdefault(expr, call.span)
+    return [c for c in (_candidate(e, params, around) for e, around in found.items()) if c is not None]
 
 
 def conditions(block: ast.BlockDef) -> list[Candidate]:
