@@ -78,13 +78,19 @@ def table(analysis, depth: int | None = None, batch: int = 1, dtype: str = "floa
     out = [f"{analysis.name}: input {format_shape(analysis.input_shape)}", "", line(header), rule]
     out += [line(r) for r in body]
     out += [rule, line(footer), ""]
+    from netspec.analysis.memory import MemoryScale
+
+    scale = MemoryScale(batch, dtype)
+    per_batch = f"; a batch of {batch}: {human(totals.macs * batch)} MACs" if batch > 1 else ""
     out.append(
         f"MACs = multiply-accumulates of conv and linear layers, per sample ({human(totals.macs)}; "
-        f"FLOPs ≈ 2 × MACs = {human(totals.flops)})."
+        f"FLOPs ≈ 2 × MACs = {human(totals.flops)}{per_batch})."
     )
+    activations = scale.activation_bytes(totals.activations) / 2**20
     out.append(
         f"Other element-wise ops (bias adds, activations, normalization, merges): {totals.elementwise:,}. "
-        f"Buffers: {totals.buffers:,}. Activations: {totals.activation_bytes / 2**20:.1f} MiB per sample (float32)."
+        f"Buffers: {totals.buffers:,}. Activations: {activations:,.1f} MiB "
+        f"{'per sample' if batch == 1 else f'for a batch of {batch}'} ({dtype})."
     )
     out.append("RF = receptive field in input pixels per axis (Araujo et al., 2019); global = the whole input.")
     out += memory_lines(analysis, batch, dtype)

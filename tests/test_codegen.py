@@ -206,6 +206,25 @@ def test_items_numbered_by_position_stay_one_class_when_some_instances_lack_one(
     assert model.conv_bn1[0].bias is None and model.conv_bn2[0].bias is not None
 
 
+def test_only_the_condition_around_a_member_decides_it_not_one_that_happens_to_agree():
+    # the pool exists in the first instance only (16x16 in, 8x8 in the second), as does the
+    # batchnorm under `if bn:`; bn must not be read as the pool's condition
+    text = SMALL + """sequential block two(c, bn):
+    conv c 3x3 pad=1
+    if bn:
+        batchnorm
+    relu
+    if in.height > 8:
+        maxpool 2x2 stride=2
+two(8, true)
+two(8, false)
+"""
+    source = generate(elaborate(text)).source
+    assert source.count("class Two") == 1 and source.count("if bn:") == 1
+    assert "def __init__(self, in_channels, bn, maxpool=False):" in source
+    assert_module_equals_analysis(text)
+
+
 def test_a_condition_python_cannot_write_over_the_parameters_becomes_a_flag():
     text = SMALL + "block down(c):\n    conv c 3x3 pad=1\n    if in.height > 4:\n" \
         "        maxpool 2x2 stride=2\ndown(4)\ndown(4)\ndown(4)\n"

@@ -164,3 +164,14 @@ def test_input_size_step_is_the_total_stride():
     assert netspec.analyze(SPECS / "inception_v3.net").input_sizes.step == (32, 32)
     # squeezenet1_0: conv stride 2 and three max-pools stride 2 before the global pool: 2**4
     assert netspec.analyze(SPECS / "squeezenet1_0.net").input_sizes.step == (16, 16)
+
+
+def test_table_footer_gives_activations_and_macs_for_the_batch_and_type():
+    from netspec import summary
+
+    analysis = netspec.analyze(SPECS / "resnet50.net")
+    text = summary.table(analysis, batch=32, dtype="bfloat16")
+    mib = analysis.totals.activations * 32 * 2 / 2**20  # every layer's output, 32 samples, 2 bytes each
+    assert f"Activations: {mib:,.1f} MiB for a batch of 32 (bfloat16)." in text
+    assert "a batch of 32: 130.85 G MACs" in text  # 32 x 4,089,184,256 = 130,853,896,192
+    assert "Activations: 143.3 MiB per sample (float32)." in summary.table(analysis)

@@ -582,8 +582,9 @@ class ClassModel:
             optional_items, variable = {}, ""
             if any(lm[1][j][2] is not None for lm in merged):
                 for k, item in enumerate(self.sequentials[id(unit.child)].units):
-                    has = [lm[1][j][1] is not None and (lm[1][j][2] is None or lm[1][j][2][k] is not None) for lm in merged]
-                    if not all(has):
+                    # an instance without the whole scope does not say whether the item is there
+                    has = [None if lm[1][j][1] is None else lm[1][j][2] is None or lm[1][j][2][k] is not None for lm in merged]
+                    if not all(h for h in has if h is not None):
                         optional_items[k] = namer.flag(f"{unit.key}_{_flag_name(item)}", has, item.span)
                 variable = params.create("layers")
             entries.append(Entry(unit.key, "layer" if unit.node else "scope", build, full.refs[j], len(unit.writes),
@@ -755,15 +756,19 @@ class ColumnNamer:
         """The Python identifier of a name a spec expression reads (making it a parameter)."""
         return self._param("in_channels", self.in_channels) if name == IN_CHANNELS else self._arg(name)
 
-    def flag(self, key: str, values: list[bool], span: Span) -> str:
-        """The condition a member is built under: the spec's condition written over the parameters
-        when it gives every instance's presence (those around the member tried first), else a
+    def flag(self, key: str, values: list[bool | None], span: Span) -> str:
+        """The condition a member is built under: the condition of a statement around it, written over
+        the parameters, when it gives every instance's presence (None: either will do), else a
         boolean parameter named after the member."""
-        for candidate in sorted(self.conditions, key=lambda c: not contains(c.around, span)):
+        # only a condition of a statement around the member: another that happens to give the
+        # same presence for these instances would say something the spec does not
+        for candidate in sorted((c for c in self.conditions if contains(c.around, span)), key=lambda c: len(c.names)):
             got = [candidate.value(a, shape) for a, shape in zip(self.args, self.in_shapes)]
-            if all(isinstance(v, bool) for v in got) and got == values:
+            if all(isinstance(v, bool) and (want is None or v == want) for v, want in zip(got, values)):
                 return candidate.python(self._identifier)
-        self.flag_values[key] = values
+        while key in self.flag_values:  # two optional members named alike (two batchnorms)
+            key += "_"
+        self.flag_values[key] = [bool(v) for v in values]
         self.ident[f"flag:{key}"] = self.namespace.create(key)
         return self.ident[f"flag:{key}"]
 
