@@ -565,10 +565,12 @@ class Elaborator:
             if self.instances is not None and start.known and not self.sink.diagnostics and not self.sink.more:
                 key = self.instances.key(block, args, start, stack, self)
                 if key is not None:
-                    replayed = self.instances.replay(key, self, inner.frames, start)
-                    if replayed is not None:
-                        return replayed
-                    mark = self.instances.mark(self)
+                    found = self.instances.replay(key, self, inner.frames, start)
+                    if isinstance(found, Tensor):
+                        return found
+                    mark = found
+                    if mark is None:  # not to be recorded
+                        key = None
         reported = len(self.sink.diagnostics)
         result = self._run_body(block.body, inner, start, None)
         if key is not None and result is not None and result.known and not self.sink.diagnostics and not self.sink.more:

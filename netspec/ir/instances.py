@@ -43,6 +43,7 @@ class Recorded:
     start: str  # the node its body read as `in`
     nodes: tuple[Node, ...]
     depth: int  # how many frames of each node's scope belong to the caller and the instance itself
+    own: Frame  # the instance's own frame, the last of those
     counters: tuple[tuple[str, str, int, int], ...]  # (path below the prefix, base, count before, count after)
     work: int  # statements run
     result: str | None  # the result's node below the prefix (None: the input itself)
@@ -50,11 +51,15 @@ class Recorded:
     result_span: Any
 
 
+_SEEN: Any = object()  # a key met once: the next instance with it is recorded
+
+
 class InstanceCache:
     """Recorded instances of one elaboration run, by key."""
 
     def __init__(self) -> None:
-        self.recorded: dict[Any, Recorded] = {}
+        self.recorded: dict[Any, Recorded] = {}  # or _SEEN
+        self.replayable: dict[Any, bool] = {}  # checked at the first replay: most instances are never replayed
 
     @staticmethod
     def key(block: ast.BlockDef, args: dict[str, Any], start: Tensor, stack: tuple[str, ...], elaborator: Elaborator) -> Any:
@@ -66,12 +71,25 @@ class InstanceCache:
             return None
         return key
 
-    def replay(self, key: Any, elaborator: Elaborator, frames: tuple[Frame, ...], start: Tensor) -> Tensor | None:
-        """Append the recorded layers under the path of `frames`, or return None to elaborate the body."""
+    def replay(self, key: Any, elaborator: Elaborator, frames: tuple[Frame, ...], start: Tensor) -> Tensor | Mark | None:
+        """Append the recorded layers under the path of `frames` and return the result; or, to
+        elaborate the body, a Mark when this instance is to be recorded, None when not.
+
+        An instance is recorded the second time its key comes: most networks without repeats
+        (GoogLeNet, DenseNet) have few equal instances, and recording each would cost them more
+        than replaying the rare equal one saves."""
         from netspec.ir.elaborate import MAX_NODES, MAX_WORK
 
         recorded = self.recorded.get(key)
         if recorded is None:
+            self.recorded[key] = _SEEN
+            return None
+        if recorded is _SEEN:
+            return self.mark(elaborator)
+        replayable = self.replayable.get(key)
+        if replayable is None:
+            replayable = self.replayable[key] = _self_contained(recorded)
+        if not replayable:
             return None
         if elaborator.work + recorded.work > MAX_WORK or len(elaborator.nodes) + len(recorded.nodes) > MAX_NODES:
             return None  # the body must run, to stop at the same statement with the same error
@@ -105,15 +123,7 @@ class InstanceCache:
         """Keep what the instance elaborated since `mark`, if it can be replayed exactly."""
         prefix = ".".join([f.name for f in frames])
         below = prefix + "."
-        nodes = tuple(elaborator.nodes[mark.nodes:])
-        made = {n.name for n in nodes}
-        depth, own = len(frames), frames[-1]
-        for node in nodes:
-            if not node.name.startswith(below) or len(node.scope) < depth or node.scope[depth - 1] is not own:
-                return
-            if any(i != start.node and i not in made for i in node.inputs):
-                return  # reads a value from outside the instance (never expected; not replayable)
-        if result.node != start.node and result.node not in made:
+        if result.node != start.node and not result.node.startswith(below):
             return
         issued = Counter(elaborator.issued[mark.issued:])
         counters = []
@@ -123,9 +133,23 @@ class InstanceCache:
             after = elaborator.counters[(path, base)]
             counters.append((path[len(prefix):], base, after - count, after))
         self.recorded[key] = Recorded(
-            prefix, start.node, nodes, depth, tuple(counters), elaborator.work - mark.work,
+            prefix, start.node, tuple(elaborator.nodes[mark.nodes:]), len(frames), frames[-1], tuple(counters),
+            elaborator.work - mark.work,
             None if result.node == start.node else result.node[len(prefix):], result.shape, result.span,
         )
+
+
+def _self_contained(recorded: Recorded) -> bool:
+    """Are the recorded layers all under the instance's path and scope, reading only its input
+    and each other? (Always expected; an instance that is not is elaborated every time.)"""
+    below, depth, own = recorded.prefix + ".", recorded.depth, recorded.own
+    made = {n.name for n in recorded.nodes}
+    for node in recorded.nodes:
+        if not node.name.startswith(below) or len(node.scope) < depth or node.scope[depth - 1] is not own:
+            return False
+        if any(i != recorded.start and i not in made for i in node.inputs):
+            return False
+    return recorded.result is None or recorded.prefix + recorded.result in made
 
 
 __all__ = ["InstanceCache", "Recorded", "Mark"]
