@@ -17,19 +17,38 @@ from tests.test_front_end_properties import SAMPLE, TOKENS
 
 
 def both_loops(text: str):
-    """(fast loop's AST or None, lark loop's AST or the exception it raised)."""
+    """(fast loop's AST or None, lark loop's AST or the exception it raised), each loop's tokens
+    checked against the other's: the fast loop lexes and indents on its own (`_FastLoop.tokens`)."""
     text = text if text.endswith("\n") else text + "\n"
     results, source = [], Source("<t>", text)
-    for run in (lambda: parser._fast_parser().parse(text), lambda: parser._lark().parse(text)):
-        building = parser._builder.set(parser._ToAst(source))
-        try:
-            built = run()
-            results.append(None if built is None else built.value)
-        except (UnexpectedInput, parser._BadDedent) as error:
-            results.append(error)
-        finally:
-            parser._builder.reset(building)
+    fast, connector = parser._fast_parser(), parser._lark().parser.lexer
+    fast_tokens, lark_tokens = [], []
+    fast.tokens = lambda text, states: _recorded(type(fast).tokens(fast, text, states), fast_tokens)
+    connector.lex = lambda *states: _recorded(type(connector).lex(connector, *states), lark_tokens)
+    try:
+        for run in (lambda: fast.parse(text), lambda: parser._lark().parse(text)):
+            building = parser._builder.set(parser._ToAst(source))
+            try:
+                built = run()
+                results.append(None if built is None else built.value)
+            except (UnexpectedInput, parser._BadDedent) as error:
+                results.append(error)
+            finally:
+                parser._builder.reset(building)
+    finally:
+        del fast.tokens, connector.lex
+    if results[0] is not None:
+        assert fast_tokens == lark_tokens
+    else:  # it gave up where lark's lexer or loop stopped, or sooner
+        assert fast_tokens == lark_tokens[: len(fast_tokens)]
     return results
+
+
+def _recorded(tokens, seen: list):
+    for token in tokens:
+        seen.append((token.type, str(token), token.start_pos, token.line, token.column,
+                     token.end_line, token.end_column, token.end_pos))
+        yield token
 
 
 def assert_same(text: str) -> None:

@@ -5,7 +5,7 @@ import functools
 from collections import OrderedDict
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from lark import Lark, Token, UnexpectedInput
 from lark.indenter import DedentError, Indenter
@@ -85,17 +85,16 @@ class _FastLoop:
                     size, callback = len(arg.expansion), callbacks[arg]
                     compiled[symbol] = (size, None if callback is _pass_through and size == 1 else callback, arg.origin.name)
             self.actions[state] = compiled
+        self.state_lexers = self.frontend.lexer.lexer.lexers  # the contextual lexer's, per parser state
+        self.scanners: dict[int, tuple] = {}  # per lexer, filled as states are reached (scanners build lazily)
 
     def parse(self, text: str) -> Any:
-        from lark.parsers.lalr_parser_state import ParserState
-
-        stream = self.frontend._make_lexer_thread(text)
-        parser_state = ParserState(self.conf, stream)  # the contextual lexer reads its `position`
-        states, values = parser_state.state_stack, parser_state.value_stack
+        states: list = [self.conf.start_state]
+        values: list = []
         actions, token_callbacks = self.actions, self.token_callbacks
         token = None
         try:
-            for token in stream.lex(parser_state):
+            for token in self.tokens(text, states):
                 kind = token.type
                 while True:
                     action = actions[states[-1]][kind]
@@ -136,6 +135,85 @@ class _FastLoop:
                     return values[-1]
         except Exception:  # noqa: BLE001 - any mistake: lark's loop parses again and raises its own error
             return None
+
+    def tokens(self, text: str, states: list) -> Iterator[Token]:
+        """lark's contextual lexer followed by `_SpecIndenter`, as one generator: the same tokens
+        (types, values, positions), with the lexer chosen by the parser's state when each token is
+        lexed, as lark's is. Stacking lark's generators and per-token method calls cost about a
+        fifth of a parse. On text either of them would reject it raises, and the parse gives up."""
+        state_lexers, scanners = self.state_lexers, self.scanners
+        new_string = str.__new__
+        nl_type, tab_len = _SpecIndenter.NL_type, _SpecIndenter.tab_len
+        opening, closing = _SpecIndenter.OPEN_PAREN_types, _SpecIndenter.CLOSE_PAREN_types
+        indent_levels, paren_level = [0], 0
+        position, line, line_start, end = 0, 1, 0, len(text)
+        token = None
+        while position < end:
+            lexer = state_lexers[states[-1]]
+            scanner = scanners.get(id(lexer))
+            if scanner is None:
+                scanner = scanners[id(lexer)] = (
+                    lexer.scanner._mres, lexer.callback, lexer.ignore_types, lexer.newline_types)
+            patterns, callbacks, ignored_kinds, newline_kinds = scanner
+            for pattern in patterns:
+                match = pattern.match(text, position)
+                if match:
+                    break
+            else:
+                raise _GiveUp
+            value, kind = match.group(0), match.lastgroup
+            ignored = kind in ignored_kinds
+            start, column = position, position - line_start + 1
+            if kind in newline_kinds:
+                newlines = value.count("\n")
+                if newlines:
+                    line_start = position + value.rindex("\n") + 1
+            else:
+                newlines = 0
+            position += len(value)
+            if ignored and kind not in callbacks:
+                line += newlines
+                continue
+            current = new_string(Token, value)  # what `Token(...)` does, without its argument juggling
+            current.type, current.value, current.start_pos, current.line, current.column = kind, value, start, line, column
+            line += newlines
+            current.end_line, current.end_column, current.end_pos = line, position - line_start + 1, position
+            if kind in callbacks:
+                current = callbacks[kind](current)
+            if ignored:
+                continue
+            token = current
+            kind = token.type
+            if kind == nl_type:
+                if paren_level == 0:
+                    yield token
+                    indent_text = token.rsplit("\n", 1)[1]
+                    indent = indent_text.count(" ") + indent_text.count("\t") * tab_len
+                    if indent > indent_levels[-1]:
+                        indent_levels.append(indent)
+                        yield Token.new_borrow_pos(_SpecIndenter.INDENT_type, indent_text, token)
+                    else:
+                        while indent < indent_levels[-1]:
+                            indent_levels.pop()
+                            yield Token.new_borrow_pos(_SpecIndenter.DEDENT_type, indent_text, token)
+                        if indent != indent_levels[-1]:
+                            raise _GiveUp
+            else:
+                yield token
+            if kind in opening:
+                paren_level += 1
+            elif kind in closing:
+                paren_level -= 1
+                if paren_level < 0:
+                    raise _GiveUp
+        while len(indent_levels) > 1:
+            indent_levels.pop()
+            yield (Token.new_borrow_pos(_SpecIndenter.DEDENT_type, "", token) if token
+                   else Token(_SpecIndenter.DEDENT_type, "", 0, 0, 0, 0, 0, 0))
+
+
+class _GiveUp(Exception):
+    """The fast loop met something it leaves to lark's loop (which then raises the error)."""
 
 
 # Parses are cached in-process, keyed by the text itself and the name it is shown under: the
