@@ -7,10 +7,13 @@ import inspect
 import pytest
 
 from netspec import errors
+from netspec.analysis.cost import LayerCost
 from netspec.fast_init import fast_init
+from netspec.ir.graph import Frame, Node, Output
+from netspec.ir.values import Tensor
 from netspec.syntax import ast
 
-FAST = [errors.Span, *(c for c in vars(ast).values() if dataclasses.is_dataclass(c) and isinstance(c, type))]
+FAST = [errors.Span, Frame, Node, Output, Tensor, LayerCost, *(c for c in vars(ast).values() if dataclasses.is_dataclass(c) and isinstance(c, type))]
 
 
 def plain_twin(cls):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from netspec.errors import LimitError, Span, SpecError, did_you_mean
+from netspec.fast_init import fast_init
 from netspec.ops.base import Shape, Symbol, format_shape
 from netspec.syntax import ast
 
@@ -19,6 +20,7 @@ class _MissingType:
 MISSING: Any = _MissingType()  # what a name lookup returns for a name that is not bound
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tensor:
     """A value flowing through the network: the node that produced it and its shape.
