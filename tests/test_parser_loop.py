@@ -103,3 +103,49 @@ def test_mutated_spec(data):
             cut = position + (len(piece) if action == "replace" else 0)
             text = text[:position] + piece + text[cut:]
     assert_same(text)
+
+
+def test_every_rule_compiled_as_the_general_callback_reduces():
+    """Each rule's compiled callback (fast loop) against the general one (lark's loop), called
+    directly on children of every kind a reduction can see: tokens, rule results with and
+    without a position, helper results to splice."""
+    from itertools import product
+
+    from lark import Token
+
+    class Recording:  # stands for `_ToAst`: answers with what it was given
+        def __getattr__(self, method):
+            return lambda built, values: (method, built.line, built.column, built.end_line, built.end_column, list(values))
+
+    def children(rule, kinds):
+        made, kinds = [], iter(kinds)
+        for index, symbol in enumerate(rule.expansion):
+            at = (index + 1, 2 * index + 1, index + 2, 2 * index + 3)
+            if symbol.is_term:
+                made.append(Token(symbol.name, f"t{index}", 0, *at))
+                continue
+            kind = next(kinds)
+            value = [f"a{index}", f"b{index}"] if symbol.name.startswith("_") else f"v{index}"
+            made.append(Token("NAME", f"n{index}", 0, *at) if kind == "token"
+                        else parser._Built(value, *(at if kind == "positioned" else (None, None, None, None))))
+        return made
+
+    def outcome(result):
+        return (result.value, result.line, result.column, result.end_line, result.end_column)
+
+    building = parser._builder.set(Recording())
+    compared = 0
+    try:
+        for rule in parser._lark().rules:
+            general, compiled = parser._rule_callback(rule, True), parser._compiled_callback(rule, True)
+            if compiled is None:
+                assert general is parser._pass_through
+                continue
+            rules = [s for s in rule.expansion if not s.is_term]
+            choices = [("positioned", "empty") if s.name.startswith("_") else ("positioned", "empty", "token") for s in rules]
+            for kinds in product(*choices):
+                assert outcome(compiled(children(rule, kinds))) == outcome(general(children(rule, kinds))), (rule, kinds)
+                compared += 1
+    finally:
+        parser._builder.reset(building)
+    assert compared > 200
