@@ -6,6 +6,7 @@ spec paths and names reach it only as repr() literals or through `shown()` in co
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,19 @@ def generate(graph: Graph, inplace: bool = True) -> Generated:
     With `inplace`, activations and residual adds overwrite their input wherever
     `netspec.ir.liveness` proves it is not needed afterwards, as torchvision does by hand.
     """
+    return _generated(graph, inplace)
+
+
+def clear_cache() -> None:
+    """Forget earlier generations (for measurements of a cold start)."""
+    _generated.cache_clear()
+
+
+@functools.lru_cache(maxsize=32)
+def _generated(graph: Graph, inplace: bool) -> Generated:
+    """`generate`, once per distinct graph: a Graph is immutable and compares by content (every
+    span carries its file's name and text), so compiling the same spec again in one process costs
+    the elaboration and the modules' construction, not a second code generation."""
     model = ClassModel(graph, inplace)
     classes = model.build()
     main = graph.span.source.name
