@@ -64,17 +64,18 @@ def inference_peak(model: torch.nn.Module, x: torch.Tensor) -> int:
 
 
 def flat_inference_peak(model: torch.nn.Module, graph, x: torch.Tensor) -> int:
-    """Peak of a flat forward over the compiled module's own layers, in graph order, that drops
+    """Peak of a flat forward over the compiled module's own layers, in execution order, that drops
     each value right after its last reader (no block calls holding arguments)."""
     from netspec.ir.liveness import liveness
 
-    last_use = liveness(graph).last_use
+    live = liveness(graph)
+    last_use = live.last_use
     model.eval()
     probe = LiveStorages(ignore=_storages(list(model.parameters()) + list(model.buffers())))
     with torch.no_grad(), probe:
         probe.track(x, "input")
         values = {graph.input.name: x}
-        for step, node in enumerate(graph.layers(), start=1):
+        for step, node in enumerate((graph.node(name) for name in live.order[1:]), start=1):
             layer = model.get_submodule(node.name)
             args = [values[i] for i in node.inputs]
             values[node.name] = layer(args) if node.opdef.arity is None else layer(*args)  # merges take a list

@@ -455,3 +455,91 @@ def test_googlenet_aux_heads_run_only_in_training_as_torchvisions():
         ours_out = ours_out if isinstance(ours_out, tuple) else (ours_out,)
         their_out = tuple(their_out) if isinstance(their_out, tuple) else (their_out,)
         assert [o.shape for o in ours_out] == [o.shape for o in their_out]
+
+
+# ---- execution order: the forward's, which liveness and the memory analysis follow ---------------
+
+
+def called_in_order(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
+    """The modules a training-mode forward calls, by path, in the order they return."""
+    ran: list[str] = []
+    hooks = [child.register_forward_hook(lambda m, i, o, name=name: ran.append(name))
+             for name, child in model.named_modules() if name]
+    model.train()(x)
+    for hook in hooks:
+        hook.remove()
+    return ran
+
+
+def test_googlenet_runs_each_aux_head_right_after_its_input_as_torchvisions():
+    import torchvision
+
+    ours = meta_module(lambda: netspec.compile(ROOT / "specs" / "googlenet.net", aux=True))
+    theirs = meta_module(lambda: torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False))
+    x = torch.empty(2, 3, 224, 224, device="meta")
+    top = lambda names: [n for n in names if "." not in n]  # noqa: E731
+    their_order = top(called_in_order(theirs, x))
+    assert their_order.index("aux1") == their_order.index("inception4a") + 1  # torchvision's own order
+    assert [n for n in top(called_in_order(ours, x)) if n in their_order] == their_order
+
+
+LATE_HEAD_IN_A_SCOPE = """
+network heads
+input 3x16x16
+sequential features:
+    conv 8 3x3 pad=1 as trunk
+    conv 8 3x3 pad=1 as middle
+    head = trunk | global_avgpool | flatten | linear 4
+    conv 8 3x3 pad=1 as last
+main = last | flatten | linear 2
+output main
+output head when training
+"""
+# the head reads the stem through a view and has a relu that could overwrite it; `body` reads the stem too
+HEAD_THROUGH_A_VIEW = """
+network heads
+input 3x8x8
+conv 4 3x3 pad=1 as stem
+global_avgpool as body
+head = stem | flatten | relu{} | linear 4
+main = body | flatten | linear 2
+output main
+output head when training
+"""
+ORDER_CASES = [
+    pytest.param(lambda: elaborate(ROOT / "specs" / "googlenet.net", {"aux": True}), id="googlenet-aux"),
+    pytest.param(lambda: elaborate(ROOT / "specs" / "inception_v3.net", {"aux": True}), id="inception_v3-aux"),
+    *(pytest.param(lambda text=text: netspec.analyze(text).graph, id=name) for name, text in [
+        ("top level", HEADS), ("in a scope", HEADS_IN_A_SCOPE), ("across scopes", HEAD_ACROSS_SCOPES),
+        ("late in a scope", LATE_HEAD_IN_A_SCOPE), ("through a view", HEAD_THROUGH_A_VIEW.format("")),
+        ("asking for in-place", HEAD_THROUGH_A_VIEW.format(" inplace=true"))]),
+]
+
+
+@pytest.mark.parametrize("make_graph", ORDER_CASES)
+def test_the_forward_calls_layers_in_the_order_liveness_assumes(make_graph):
+    graph = make_graph()
+    model = meta_module(lambda: build_module(graph))
+    modules = dict(model.named_modules())
+    expected = [name for name in liveness(graph).order if name in modules]
+    called = called_in_order(model, torch.empty(2, *graph.input.shape, device="meta"))
+    assert [name for name in called if name in set(expected)] == expected
+
+
+def test_a_head_moves_ahead_of_a_layer_that_does_not_feed_it():
+    order = liveness(netspec.analyze(LATE_HEAD_IN_A_SCOPE).graph).order
+    assert order.index("features.head.linear") < order.index("features.middle")  # it reads only the trunk
+
+
+@pytest.mark.parametrize("request_inplace", [False, True], ids=["relu", "relu inplace=true"])
+def test_a_moved_head_never_overwrites_what_a_later_layer_reads(request_inplace):
+    text = HEAD_THROUGH_A_VIEW.format(" inplace=true" if request_inplace else "")
+    live = liveness(netspec.analyze(text).graph)
+    if request_inplace:  # asked for in-place on the stem's storage: it stays after `body`, where that is safe
+        assert live.order.index("body") < live.order.index("head.relu") and "head.relu" in live.inplace
+    else:  # moved ahead of `body`, which reads the stem afterwards: the relu must not overwrite it
+        assert live.order.index("head.relu") < live.order.index("body") and "head.relu" not in live.inplace
+    model = netspec.compile(text)
+    x = torch.randn(2, 3, 8, 8)
+    # eval skips the head; had it overwritten the stem before `body`, training would change `main`
+    torch.testing.assert_close(model.train()(x)[0], model.eval()(x), rtol=0, atol=0)

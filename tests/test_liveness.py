@@ -36,6 +36,21 @@ def test_order_is_graph_order_and_last_use_is_the_last_reader():
     assert live.last_use["input"] == live.position["a"]
 
 
+def test_training_only_units_run_as_soon_as_what_they_read_exists():
+    from netspec.ir.order import run_early
+
+    # a chain 0 → 1 → 2 → 3; unit 4 reads 0, unit 5 reads 4 and 2
+    reads = [set(), {0}, {1}, {2}, {0}, {4, 2}]
+    assert run_early(reads, early=[4, 5]) == [0, 4, 1, 2, 5, 3]
+    assert run_early(reads, early=[]) == [0, 1, 2, 3, 4, 5]
+    # the liveness order of a head written last: it runs right after the value it reads
+    graph, live = analyse("conv 4 3x3 as a\nconv 4 3x3 as b\nconv 4 3x3 as c\nhead = a | flatten | linear 2\n"
+                          "main = c | flatten | linear 2\noutput main\noutput head when training\n")
+    assert [n for n in live.order if "." not in n] == ["input", "a", "b", "c"]
+    assert live.order.index("head.linear") < live.order.index("b")
+    assert live.last_use["a"] == live.position["b"]  # no longer held for the head's place in the spec
+
+
 def test_views_share_their_inputs_storage():
     graph, live = analyse("conv 4 3x3 as a\nflatten as f\nreshape (4, 6, 6) as r\nflatten\nlinear 2 as l\n", "3x8x8")
     assert live.storage["f"] == live.storage["r"] == "a"

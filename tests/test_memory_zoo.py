@@ -2,7 +2,7 @@
 
 Each network runs at a small input where global pooling allows it (32x32, or its smallest
 size), batch 1, with in-place where the liveness rule allows, driven layer by layer in
-graph order (each value dropped after its last reader); the live-storage peak measured
+execution order (each value dropped after its last reader); the live-storage peak measured
 there must equal `inference_memory(..., hold_block_arguments=False)` to the byte. The
 JSON's memory figures must also hold together for every spec.
 """

@@ -1,6 +1,7 @@
 """Memory analysis of a graph: inference peak by liveness, and a training-step estimate per optimizer.
 
-Both are simulations over the execution order (`netspec.ir.liveness`), counting what
+Both are simulations over the execution order (`netspec.ir.order`, the generated
+forward's; `netspec.ir.liveness`), counting what
 torch allocates for tensors — bytes of every storage alive at each step — never kernel
 workspaces (oneDNN scratchpads, im2col buffers), which torch allocates and frees inside
 one op and which depend on the backend.
@@ -18,7 +19,8 @@ Inference (eval mode, no autograd):
   frees within itself (`OpDef.scratch`: max-pool indices, normalization statistics);
 - layers that only `output ... when training` values need (`Graph.training_only`:
   auxiliary heads) are skipped, as the compiled module's `if self.training:` skips them;
-  the values they would read are held up to their place in the forward all the same.
+  the values they would read are held up to their place in the forward all the same
+  (right after those values are made: the execution order runs the heads early).
 
 Training (one steady-state step: forward, loss, backward, optimizer step):
 - persistent: parameters, buffers, optimizer state (see OPTIMIZER_STATE);
@@ -160,16 +162,17 @@ def release_steps(graph: Graph, live: Liveness) -> dict[str, int]:
     The last reader, extended to the end of every block the value is passed into (the
     caller's local holds the argument during the call); outputs and the input: the end.
     """
-    end = len(graph.nodes)
+    nodes = _in_order(graph, live)
+    end = len(nodes)
     frame_end: dict[tuple[str, ...], int] = {}
-    for index, node in enumerate(graph.nodes):
+    for index, node in enumerate(nodes):
         path: tuple[str, ...] = ()
         for frame in node.scope:
             path = path + (frame.name,)
             frame_end[path] = index
     release = dict(live.last_use)
     release[graph.input.name] = end
-    for index, node in enumerate(graph.nodes):
+    for index, node in enumerate(nodes):
         reader_path = tuple(f.name for f in node.scope)
         for value in node.inputs:
             producer_path = tuple(f.name for f in graph.node(value).scope)
@@ -179,6 +182,11 @@ def release_steps(graph: Graph, live: Liveness) -> dict[str, int]:
             if len(reader_path) > common:
                 release[value] = max(release[value], frame_end[reader_path[: common + 1]])
     return release
+
+
+def _in_order(graph: Graph, live: Liveness) -> list[Node]:
+    """The nodes in execution order (`Liveness.order`, the generated forward's)."""
+    return [graph.node(name) for name in live.order]
 
 
 def _value_bytes(node: Node, batch: int, itemsize: int) -> int:
@@ -249,7 +257,7 @@ def inference_memory(
     alive = _LiveStorages(free_after)
     per_step: dict[str, int] = {}
     peak, peak_layer = 0, graph.input.name
-    for index, node in enumerate(graph.nodes):
+    for index, node in enumerate(_in_order(graph, live)):
         if node.name in skipped:  # not run in eval: what is alive at its place in the forward
             per_step[node.name] = alive.total
             continue
@@ -287,7 +295,7 @@ def training_memory(
     state = state_copies * params
     largest_param = max((_largest_tensor(n, graph) for n in graph.layers()), default=0) * itemsize
     persistent = params + buffers + state
-    nodes = list(graph.nodes)
+    nodes = _in_order(graph, live)
     size = {n.name: _value_bytes(n, batch, itemsize) for n in nodes}
     needs_grad = _needs_grad(graph)
 

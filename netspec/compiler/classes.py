@@ -19,6 +19,7 @@ from netspec.compiler.names import RESERVED, Namespace, camel
 from netspec.compiler.spec_exprs import IN_CHANNELS, Candidate, block_definition, conditions, contains, values
 from netspec.errors import Span
 from netspec.ir.graph import Frame, Graph, Node
+from netspec.ir.order import may_run_early
 from netspec.ops import all_ops
 from netspec.ops.base import Constructor, Expr, render_value
 
@@ -108,6 +109,7 @@ class Entry:
     optional_items: dict[int, str] = field(default_factory=dict)  # nn.Sequential item → condition it is built under
     items_variable: str = ""  # the list an nn.Sequential with optional items is built from
     optional_outputs: tuple[bool, ...] = ()  # a child class's outputs that are None in eval
+    early: bool = False  # training-only, and runs as soon as what it reads exists (`netspec.ir.order`)
 
 
 @dataclass
@@ -602,6 +604,7 @@ class ClassModel:
             nodes = [n for u in units for n in ([u.node] if u.node is not None else u.child.nodes())]
             entry.training_only = not sequential and not whole and bool(nodes) and not isinstance(full.units[j], Loop) and \
                 all(n.name in self.training_nodes for n in nodes)
+            entry.early = entry.training_only and may_run_early(self.graph, nodes)
             child = self.class_by_name.get(entry.build.callee) if entry.kind == "scope" else None
             entry.optional_outputs = child.optional_outputs if child is not None else ()
         training_outputs = tuple(o.training_only for o in self.graph.outputs) if is_root else ()

@@ -16,6 +16,7 @@ from netspec.analysis.cost import costs
 from netspec.compiler.classes import ClassDef, ClassModel, Entry, Ref
 from netspec.compiler.names import Namespace, attribute, is_plain_attribute, shown
 from netspec.ir.graph import Graph
+from netspec.ir.order import run_early
 from netspec.ir.values import describe
 from netspec.ops import all_ops
 from netspec.ops.base import Constructor, format_shape, render_value
@@ -251,17 +252,20 @@ def source(value: Any, indent: int, column: int) -> str:
 def _forward(cls: ClassDef, graph: Graph) -> list[str]:
     """A straight-line forward: the running value stays in one variable, as torchvision writes it.
 
-    In the network's class, layers that only training-mode outputs need run under
-    `if self.training:`, and eval returns the other outputs only (as torchvision's GoogLeNet).
+    Layers that only training-mode outputs need run under `if self.training:`, in the
+    execution order of `netspec.ir.order`: as soon as their inputs exist (as torchvision's
+    GoogLeNet runs aux1 right after inception4a), so that in eval nothing keeps their inputs
+    alive for them; eval returns the other outputs only.
     """
     names = Namespace()
     first = cls.instances[0]
     inputs = [names.create("x")] + [names.create(i.rsplit(".", 1)[-1]) for i in first.inputs[1:]]
     variables: dict[Ref, str] = {("in", k): v for k, v in enumerate(inputs)}
+    order = _order(cls.entries)
     last_read: dict[Ref, int] = {}
-    for j, reads in enumerate(e.reads for e in cls.entries):
-        for ref in reads:
-            last_read[ref] = j
+    for p, j in enumerate(order):
+        for ref in cls.entries[j].reads:
+            last_read[ref] = p
     for ref in cls.outputs:
         last_read[ref] = len(cls.entries)
     x_reused = last_read.get(("in", 0), 0) > 0
@@ -270,7 +274,8 @@ def _forward(cls: ClassDef, graph: Graph) -> list[str]:
     optional: set[str] = set()  # variables that are None in eval mode
     lines = [f"def forward(self, {', '.join(inputs)}):"]
     guarded = False
-    for j, entry in enumerate(cls.entries):
+    for p, j in enumerate(order):
+        entry = cls.entries[j]
         args = [variables[r] for r in entry.reads]
         module = attribute(entry.key)
         call = entry.node.opdef.forward(entry.node.attrs, module, args) if entry.node else f"{module}({', '.join(args)})"
@@ -279,21 +284,22 @@ def _forward(cls: ClassDef, graph: Graph) -> list[str]:
             ref = ("out", j, o)
             if ref in variables:  # declared ahead of a guarded block
                 var = variables[ref]
-            elif entry.writes == 1 and (entry.flag is None or args[0] == chain) and not entry.training_only and j >= busy_until \
-                    and last_read.get(ref, j) - j <= CHAIN_REACH:
+            elif entry.writes == 1 and (entry.flag is None or args[0] == chain) and not entry.training_only and p >= busy_until \
+                    and last_read.get(ref, p) - p <= CHAIN_REACH:
                 var = chain
-                busy_until = last_read.get(ref, j)
+                busy_until = last_read.get(ref, p)
             else:
                 var = names.create(entry.key if entry.writes == 1 else f"{entry.key}_{o + 1}")
             variables[ref] = var
             targets.append(var)
         if entry.training_only:
             if not guarded:
-                block = _guarded_run(cls.entries, j)
+                block = _guarded_run(cls.entries, order, p)
+                later = order[p + len(block):]
                 escaping = [
                     variables.get(("out", k, o)) or _reserve(variables, names, cls.entries[k], k, o)
                     for k in block for o in range(cls.entries[k].writes)
-                    if ("out", k, o) in cls.outputs or any(("out", k, o) in cls.entries[m].reads for m in range(block[-1] + 1, len(cls.entries)))
+                    if ("out", k, o) in cls.outputs or any(("out", k, o) in cls.entries[m].reads for m in later)
                 ]
                 lines += [f"    {var}: torch.Tensor | None = None" for var in escaping]
                 optional |= set(escaping)
@@ -326,12 +332,19 @@ def _forward(cls: ClassDef, graph: Graph) -> list[str]:
     return lines
 
 
-def _guarded_run(entries: list[Entry], start: int) -> list[int]:
-    """The indices of the run of training-only entries that begins at `start`."""
+def _order(entries: list[Entry]) -> list[int]:
+    """The entries' indices in the order the forward calls them: the execution order's rule
+    (`netspec.ir.order.run_early`, which liveness and the memory analysis follow too)."""
+    reads = [{ref[1] for ref in entry.reads if ref[0] == "out"} for entry in entries]
+    return run_early(reads, [j for j, entry in enumerate(entries) if entry.early])
+
+
+def _guarded_run(entries: list[Entry], order: list[int], start: int) -> list[int]:
+    """The indices of the run of training-only entries that begins at position `start` of `order`."""
     end = start
-    while end < len(entries) and entries[end].training_only:
+    while end < len(order) and entries[order[end]].training_only:
         end += 1
-    return list(range(start, end))
+    return order[start:end]
 
 
 def _reserve(variables: dict, names: Namespace, entry: Entry, k: int, o: int) -> str:

@@ -1,7 +1,9 @@
 """IR graph → liveness: execution order, each value's last use, shared storage, and which nodes may run in place.
 
-Execution order is `graph.nodes` order, which is also the order of the generated
-`forward`. Every node produces one value, named after the node.
+Execution order is `netspec.ir.order.execution_order`: the graph's order, except that
+training-only units (auxiliary heads) run as soon as their inputs exist. It is the order
+of the generated `forward`, and every decision below is made in it. Every node produces
+one value, named after the node.
 
 Storage. A value either owns a new allocation or shares the storage of one of its
 inputs: an op whose output may alias its input (`OpDef.aliases_input`: flatten,
@@ -43,13 +45,14 @@ from types import MappingProxyType
 from typing import Mapping
 
 from netspec.ir.graph import Graph, Node
+from netspec.ir.order import execution_order, requested_inplace
 
 
 @dataclass(frozen=True)
 class Liveness:
     """When each value is born and dies, which storage it uses, and which nodes run in place."""
 
-    order: tuple[str, ...]  # execution order (== graph.nodes order)
+    order: tuple[str, ...]  # execution order (`netspec.ir.order`)
     position: Mapping[str, int]  # value → step that produces it
     last_use: Mapping[str, int]  # value → last step that reads it; len(order) for graph outputs
     storage: Mapping[str, str]  # value → storage root (the value whose allocation it uses)
@@ -91,21 +94,17 @@ class Liveness:
         return last
 
 
-def requested_inplace(node: Node) -> bool:
-    """The spec asked for this node to run in place (`relu inplace=true`)."""
-    return node.attrs.get("inplace") is True
-
-
 def liveness(graph: Graph) -> Liveness:
     """Compute liveness and the in-place decisions for a graph, in execution order."""
-    order = tuple(n.name for n in graph.nodes)
+    nodes = execution_order(graph)
+    order = tuple(n.name for n in nodes)
     position = {name: i for i, name in enumerate(order)}
     end = len(order)
     outputs = {o.node for o in graph.outputs}
     last_use: dict[str, int] = {}
-    for node in graph.nodes:
+    for node in nodes:
         last_use[node.name] = end if node.name in outputs else position[node.name]
-    for node in graph.nodes:
+    for node in nodes:
         for i in node.inputs:
             last_use[i] = max(last_use[i], position[node.name])
 
@@ -113,7 +112,7 @@ def liveness(graph: Graph) -> Liveness:
     groups: dict[str, _Group] = {}
     inplace: dict[str, int] = {}
     unsafe: dict[str, str] = {}
-    for node in graph.nodes:
+    for node in nodes:
         if node is graph.input:
             storage[node.name] = node.name
             groups[node.name] = _Group()
