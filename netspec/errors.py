@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 import functools
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterable
 
 MAX_DIAGNOSTICS = 100  # errors collected in one run; past this, elaboration stops and says so

@@ -64,7 +64,8 @@ def _generated(graph: Graph, inplace: bool) -> Generated:
             helpers.append(helper)
     body = "\n\n\n".join([*helpers, *(render_class(c, graph, main) for c in classes)])
     imports = ["from collections import OrderedDict", ""] if "OrderedDict(" in body else []
-    imports += ["import torch", "from torch import nn"]
+    imports += ["import torch"] if re.search(r"\btorch\.", body) else []  # no unused import in a file people read
+    imports.append("from torch import nn")
     return Generated("\n".join(_header(graph) + imports) + "\n\n\n" + body + "\n", model.root_name)
 
 
@@ -218,7 +219,7 @@ def _items_lines(entry: Entry, numeric: bool, where: str) -> list[str]:
     lines[-1] += where
     if entry.flag is None:
         return lines
-    absent = f"self.append(None)" if numeric else f"self.{entry.key} = None" if is_plain_attribute(entry.key) \
+    absent = "self.append(None)" if numeric else f"self.{entry.key} = None" if is_plain_attribute(entry.key) \
         else f"self.add_module({entry.key!r}, None)"
     return [f"if {entry.flag}:", *("    " + line for line in lines), "else:", f"    {absent}"]
 
