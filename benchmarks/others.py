@@ -33,7 +33,7 @@ def title(path: Path) -> str:
     return path.stem
 
 
-def run_all(expected: tuple[str, ...] = ("convolutionize", "forward")) -> list[dict]:
+def run_all(expected: tuple[str, ...] = ("convolutionize", "torch_vs_torchvision")) -> list[dict]:
     """Run each as `python benchmarks/NAME.py` and keep what it printed; say which expected ones do not exist yet."""
     found = discover()
     rows = []

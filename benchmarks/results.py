@@ -185,6 +185,9 @@ def _scaling(results: dict) -> list[str]:
             out.append(f"| {shape} | {r['layers']:,} | {r['lines']:,} | {_t(r)} | {human_seconds(r['cpu_s'])} | {r['peak_rss_mb']:.0f} MB |")
     out.append("")
     for shape, data in results["shapes"].items():
+        for r in data.get("skipped", []):
+            out.append(f"- {shape}, {r['size']:,} layers: not measured; written out, the spec is {r['bytes']:,} bytes, "
+                       f"over the 1 MiB that netspec accepts for a spec file.")
         if data["exponent_time"] is None:
             continue
         if "exponent_cpu" in data:

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import SPECS, Timing, netspec_command, time_process
+from netspec.syntax.text import MAX_SPEC_BYTES
 
 # ---- generated specs: `layers` layers each, in three shapes --------------------------------
 
@@ -66,10 +67,17 @@ def scaling(sizes: tuple[int, ...], repeats: int, big_repeats: int) -> dict:
         startup_cpu = sorted(r.cpu for r in runs)[len(runs) // 2]
         results["startup"] = {**baseline.as_dict(), "cpu_s": startup_cpu, "peak_rss_mb": max(r.peak_rss_mb for r in runs)}
         for shape, generate in SHAPES.items():
-            rows = []
+            rows: list[dict] = []
+            skipped: list[dict] = []
             for size in sizes:
                 path = Path(folder) / f"{shape}_{size}.net"
-                path.write_text(generate(size))
+                text = generate(size)
+                if len(text.encode()) > MAX_SPEC_BYTES:  # netspec refuses it (a robustness limit), so nothing to time
+                    skipped.append({"size": size, "bytes": len(text.encode())})
+                    print(f"  {shape:<7} {size:>7,} layers: not measured, the text is {len(text.encode()):,} bytes "
+                          f"(over the {MAX_SPEC_BYTES:,}-byte limit on a spec file)", file=sys.stderr)
+                    continue
+                path.write_text(text)
                 timing, runs = time_process([*netspec_command(), "check", str(path)], big_repeats if size >= 100_000 else repeats)
                 layers = int(runs[0].output.split(" layers")[0].rsplit(" ", 1)[-1].replace(",", ""))
                 rows.append({
@@ -87,6 +95,7 @@ def scaling(sizes: tuple[int, ...], repeats: int, big_repeats: int) -> dict:
             wall_work = [max(r["median_s"] - baseline.median, 1e-3) for r in rows]
             results["shapes"][shape] = {
                 "rows": rows,
+                "skipped": skipped,
                 "exponent_cpu": fitted_exponent(layers, cpu_work) if len(rows) > 1 else None,
                 "exponent_time": fitted_exponent(layers, wall_work) if len(rows) > 1 else None,
                 "exponent_memory": fitted_exponent(

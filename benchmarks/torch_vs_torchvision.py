@@ -9,8 +9,9 @@ fastest runs next to it (the figure a loaded machine disturbs least).
 
 Construction: `netspec.compile(spec)` (parse, elaborate, generate and execute the code,
 build the modules, initialize the weights) against torchvision's constructor with its
-default initialization, interleaved, medians; both in a warm process (the spec's parse and
-the generated code may be cached by then; the first call is reported apart).
+default initialization, interleaved, medians; both in a warm process, where netspec has
+the spec's parse and its generated code cached in-process. The first call is reported apart
+and is cold: both caches are emptied before it.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/torch_vs_torchvision.py [--repeats 7] [--threads 1]
 """
@@ -74,6 +75,8 @@ def main(argv=None) -> None:
     import torchvision
 
     import netspec
+    from netspec.compiler.codegen import clear_cache as clear_generation_cache
+    from netspec.syntax.parser import clear_cache as clear_parse_cache
 
     torch.set_num_threads(args.threads)
     names = args.networks.split(",")
@@ -101,6 +104,8 @@ def main(argv=None) -> None:
     for name in names:
         builder, kwargs = NETWORKS[name]
         spec = ROOT / "specs" / f"{name}.net"
+        clear_parse_cache()
+        clear_generation_cache()
         first = timed(lambda: netspec.compile(spec))
         mine, reference = interleaved(
             lambda: netspec.compile(spec), lambda: getattr(torchvision.models, builder)(weights=None, **kwargs),

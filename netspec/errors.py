@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 import functools
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from netspec.fast_init import fast_init

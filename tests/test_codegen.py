@@ -66,6 +66,19 @@ def test_generate_returns_the_root_class_name():
     assert "class Add_1(nn.Module):" in generated.source
 
 
+
+def test_an_equal_elaboration_reuses_its_generation_and_any_change_to_the_spec_does_not(tmp_path):
+    spec = tmp_path / "tiny.net"
+    spec.write_text("network tiny\ninput 3x8x8\nconv 4 3x3\nrelu\n")
+    first, again = generate(elaborate(spec)), generate(elaborate(spec))
+    assert again is first  # two elaborations, equal graphs: one generation
+    assert generate(elaborate(spec), inplace=False) is not first
+    spec.write_text("network tiny\ninput 3x8x8\nconv 5 3x3\nrelu\n")  # same path and length, other text
+    changed = generate(elaborate(spec))
+    assert "nn.Conv2d(3, 5" in changed.source and "nn.Conv2d(3, 4" in first.source
+    spec.write_text("network tiny\ninput 3x8x8\nconv 4 3x3\nrelu  \n")  # a change only the text shows
+    assert generate(elaborate(spec)) is not first
+
 # ---- TorchScript and pickle on the whole zoo -----------------------------------------------------
 
 

@@ -36,6 +36,28 @@ linear classes
 """
 
 
+def token_soup() -> st.SearchStrategy[str]:
+    """Up to 40 of the language's tokens in any order."""
+    return st.lists(st.sampled_from(TOKENS), max_size=40).map(" ".join)
+
+
+@st.composite
+def mutated_sample(draw) -> str:
+    """SAMPLE after one to four random deletions, insertions or replacements of tokens or characters."""
+    text = SAMPLE
+    for _ in range(draw(st.integers(1, 4))):
+        position = draw(st.integers(0, len(text)))
+        action = draw(st.sampled_from(["delete", "insert", "replace"]))
+        if action == "delete":
+            text = text[:position] + text[position + draw(st.integers(1, 8)):]
+        else:
+            piece = draw(st.sampled_from(TOKENS) | st.text(max_size=3))
+            cut = position + (len(piece) if action == "replace" else 0)
+            text = text[:position] + piece + text[cut:]
+    return text
+
+
+
 def outcome(text: str) -> None:
     try:
         elaborate(text + "\n" if not text.endswith("\n") else text)
@@ -48,24 +70,14 @@ def outcome(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(TOKENS), max_size=40).map(" ".join))
+@given(token_soup())
 def test_token_soup_never_crashes(text):
     outcome(text)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_mutated_spec_never_crashes(data):
-    text = SAMPLE
-    for _ in range(data.draw(st.integers(1, 4))):
-        position = data.draw(st.integers(0, len(text)))
-        action = data.draw(st.sampled_from(["delete", "insert", "replace"]))
-        if action == "delete":
-            text = text[:position] + text[position + data.draw(st.integers(1, 8)):]
-        else:
-            piece = data.draw(st.sampled_from(TOKENS) | st.text(max_size=3))
-            cut = position + (len(piece) if action == "replace" else 0)
-            text = text[:position] + piece + text[cut:]
+@given(mutated_sample())
+def test_mutated_spec_never_crashes(text):
     outcome(text)
 
 

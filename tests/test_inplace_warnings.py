@@ -3,7 +3,6 @@ torch confirms each reason (the in-place module computes something else, or cann
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 

@@ -7,13 +7,12 @@ text both give equal ASTs (every node and span); on an invalid one the fast loop
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from lark import UnexpectedInput
 
 from netspec.errors import Source
 from netspec.syntax import parser
 from tests.conftest import ROOT
-from tests.test_front_end_properties import SAMPLE, TOKENS
+from tests.test_front_end_properties import mutated_sample, token_soup
 
 
 def both_loops(text: str):
@@ -84,24 +83,14 @@ def test_an_empty_text_and_a_text_without_a_newline():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(TOKENS), max_size=40).map(" ".join))
+@given(token_soup())
 def test_token_soup(text):
     assert_same(text)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_mutated_spec(data):
-    text = SAMPLE
-    for _ in range(data.draw(st.integers(1, 4))):
-        position = data.draw(st.integers(0, len(text)))
-        action = data.draw(st.sampled_from(["delete", "insert", "replace"]))
-        if action == "delete":
-            text = text[:position] + text[position + data.draw(st.integers(1, 8)):]
-        else:
-            piece = data.draw(st.sampled_from(TOKENS) | st.text(max_size=3))
-            cut = position + (len(piece) if action == "replace" else 0)
-            text = text[:position] + piece + text[cut:]
+@given(mutated_sample())
+def test_mutated_spec(text):
     assert_same(text)
 
 

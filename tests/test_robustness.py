@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from netspec.errors import MAX_DIAGNOSTICS, LimitError, NetspecError, SpecError
+from netspec.errors import MAX_DIAGNOSTICS, LimitError, NetspecError
 from netspec.ir.elaborate import MAX_FAN_IN, MAX_NESTING, MAX_NODES, MAX_WORK, elaborate
 from netspec.ir.values import MAX_EXPRESSION_DEPTH
 from netspec.syntax.text import MAX_LINE_CHARS, MAX_SPEC_BYTES

@@ -6,6 +6,7 @@ spec paths and names reach it only as repr() literals or through `shown()` in co
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,19 @@ def generate(graph: Graph, inplace: bool = True) -> Generated:
     With `inplace`, activations and residual adds overwrite their input wherever
     `netspec.ir.liveness` proves it is not needed afterwards, as torchvision does by hand.
     """
+    return _generated(graph, inplace)
+
+
+def clear_cache() -> None:
+    """Forget earlier generations (for measurements of a cold start)."""
+    _generated.cache_clear()
+
+
+@functools.lru_cache(maxsize=32)
+def _generated(graph: Graph, inplace: bool) -> Generated:
+    """`generate`, once per distinct graph: a Graph is immutable and compares by content (every
+    span carries its file's name and text), so compiling the same spec again in one process costs
+    the elaboration and the modules' construction, not a second code generation."""
     model = ClassModel(graph, inplace)
     classes = model.build()
     main = graph.span.source.name
@@ -50,7 +64,8 @@ def generate(graph: Graph, inplace: bool = True) -> Generated:
             helpers.append(helper)
     body = "\n\n\n".join([*helpers, *(render_class(c, graph, main) for c in classes)])
     imports = ["from collections import OrderedDict", ""] if "OrderedDict(" in body else []
-    imports += ["import torch", "from torch import nn"]
+    imports += ["import torch"] if re.search(r"\btorch\.", body) else []  # no unused import in a file people read
+    imports.append("from torch import nn")
     return Generated("\n".join(_header(graph) + imports) + "\n\n\n" + body + "\n", model.root_name)
 
 
@@ -204,7 +219,7 @@ def _items_lines(entry: Entry, numeric: bool, where: str) -> list[str]:
     lines[-1] += where
     if entry.flag is None:
         return lines
-    absent = f"self.append(None)" if numeric else f"self.{entry.key} = None" if is_plain_attribute(entry.key) \
+    absent = "self.append(None)" if numeric else f"self.{entry.key} = None" if is_plain_attribute(entry.key) \
         else f"self.add_module({entry.key!r}, None)"
     return [f"if {entry.flag}:", *("    " + line for line in lines), "else:", f"    {absent}"]
 

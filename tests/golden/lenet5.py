@@ -5,7 +5,6 @@ Output per sample: fc3 10.
 Parameters: 44,426. Multiply-accumulates per sample: 281,640.
 Edit the spec and run `netspec build` again rather than editing this file.
 """
-import torch
 from torch import nn
 
 

@@ -5,7 +5,6 @@ Output per sample: classifier 1000.
 Parameters: 138,357,544. Multiply-accumulates per sample: 15,470,264,320.
 Edit the spec and run `netspec build` again rather than editing this file.
 """
-import torch
 from torch import nn
 
 
