@@ -95,7 +95,7 @@ class _FastLoop:
                         self.reductions.setdefault(arg, []).append((compiled, symbol))
             self.actions[state] = compiled
         self.state_lexers = self.frontend.lexer.lexer.lexers  # the contextual lexer's, per parser state
-        self.scanners: dict[int, tuple] = {}  # per lexer, filled as states are reached (scanners build lazily)
+        self.scanners: dict[int, tuple] = {}  # per parser state, filled as states are reached (lark builds scanners lazily)
 
     def _compile_when_used(self, rule) -> Callable[[list], _Built]:
         """A stand-in that compiles the rule's callback at its first reduction: a spec uses a
@@ -170,10 +170,10 @@ class _FastLoop:
         position, line, line_start, end = 0, 1, 0, len(text)
         token = None
         while position < end:
-            lexer = state_lexers[states[-1]]
-            scanner = scanners.get(id(lexer))
+            scanner = scanners.get(states[-1])
             if scanner is None:
-                scanner = scanners[id(lexer)] = (
+                lexer = state_lexers[states[-1]]
+                scanner = scanners[states[-1]] = (
                     lexer.scanner._mres, lexer.callback, lexer.ignore_types, lexer.newline_types)
             patterns, callbacks, ignored_kinds, newline_kinds = scanner
             for pattern in patterns:
