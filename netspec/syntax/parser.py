@@ -499,13 +499,12 @@ class _ToAst:
 
     # ---- top level
     def start(self, meta, items):
-        imports = tuple(i for i in items if isinstance(i, ast.Import))
-        networks = [i for i in items if isinstance(i, ast.NetworkDecl)]
-        inputs = [i for i in items if isinstance(i, ast.InputDecl)]
-        blocks = tuple(i for i in items if isinstance(i, ast.BlockDef))
-        body = tuple(_flatten(i for i in items if not isinstance(i, (ast.Import, ast.NetworkDecl, ast.InputDecl, ast.BlockDef))))
+        imports, networks, inputs, blocks, statements = [], [], [], [], []
+        kinds = {ast.Import: imports, ast.NetworkDecl: networks, ast.InputDecl: inputs, ast.BlockDef: blocks}
+        for item in items:  # one pass: a long spec has one item per line
+            kinds.get(item.__class__, statements).append(item)
         whole = Span(self.source, 1, 1, max(1, len(self.source.text.splitlines())), 1)
-        return ast.Spec(imports, tuple(networks), tuple(inputs), blocks, body, whole)
+        return ast.Spec(tuple(imports), tuple(networks), tuple(inputs), tuple(blocks), tuple(_flatten(statements)), whole)
 
     def import_stmt(self, meta, children):
         return ast.Import(children[0][1:-1], self._span(meta))
@@ -559,8 +558,7 @@ class _ToAst:
 
     def word_call(self, meta, children):
         name, *args = children
-        positional = tuple(a for a in args if not isinstance(a, ast.Keyword))
-        keywords = tuple(a for a in args if isinstance(a, ast.Keyword))
+        positional, keywords = _split_keywords(args)
         return ast.Call(str(name), positional, keywords, self._span(meta), self._tok(name), False)
 
     def paren_call(self, meta, children):
@@ -568,9 +566,7 @@ class _ToAst:
 
     def call(self, meta, children):
         head, arglist = children
-        args = arglist or ()
-        positional = tuple(a for a in args if not isinstance(a, ast.Keyword))
-        keywords = tuple(a for a in args if isinstance(a, ast.Keyword))
+        positional, keywords = _split_keywords(arglist or ())
         callee_span = Span(self.source, head.line, head.column, head.line, head.end_column - 1)
         return ast.Call(str(head)[:-1], positional, keywords, self._span(meta), callee_span, True)
 
@@ -678,9 +674,22 @@ class _ToAst:
         return ast.Tuple(tuple(c for c in children if c is not None), self._span(meta))
 
 
-def _flatten(items):
+def _split_keywords(args) -> tuple[tuple, tuple[ast.Keyword, ...]]:
+    """A call's arguments: (positional ones, keyword ones), each in order."""
+    if not args:  # `relu`: most calls have no arguments at all
+        return (), ()
+    positional, keywords = [], []
+    for arg in args:
+        (keywords if arg.__class__ is ast.Keyword else positional).append(arg)
+    return tuple(positional), tuple(keywords)
+
+
+def _flatten(items) -> list:
+    """Statements out of the nested lists and tuples of suites and `a; b` lines, Nones dropped."""
+    flat = []
     for item in items:
-        if isinstance(item, (list, tuple)) and not isinstance(item, ast.Tuple):
-            yield from _flatten(item)
+        if isinstance(item, (list, tuple)):
+            flat += _flatten(item)
         elif item is not None:
-            yield item
+            flat.append(item)
+    return flat
