@@ -438,6 +438,8 @@ class Elaborator:
 
     def _bind_call(self, op, call: ast.Call, scope: Scope, current) -> tuple[dict, dict, list[Tensor]]:
         """A call's attribute values with their spans, and the values it names as its inputs."""
+        if not call.args and not call.kwargs:  # `relu`: nothing to evaluate or bind
+            return {}, {}, []
         evaluator = self._evaluator(scope, current)
         values = [evaluator.eval(a, symbols_ok=True) for a in call.args]
         explicit = []
