@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from netspec.fast_init import fast_init
+
 MAX_DIAGNOSTICS = 100  # errors collected in one run; past this, elaboration stops and says so
 _SHOWN_LINE_CHARS = 120  # a longer source line is shown as a window around the caret
 _MESSAGE_CHARS = 1_000
@@ -35,6 +37,7 @@ class Source:
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Span:
     """A region of a source: 1-based line and column, end exclusive."""

@@ -16,19 +16,38 @@ from tests.test_front_end_properties import mutated_sample, token_soup
 
 
 def both_loops(text: str):
-    """(fast loop's AST or None, lark loop's AST or the exception it raised)."""
+    """(fast loop's AST or None, lark loop's AST or the exception it raised), each loop's tokens
+    checked against the other's: the fast loop lexes and indents on its own (`_FastLoop.tokens`)."""
     text = text if text.endswith("\n") else text + "\n"
     results, source = [], Source("<t>", text)
-    for run in (lambda: parser._fast_parser().parse(text), lambda: parser._lark().parse(text)):
-        building = parser._builder.set(parser._ToAst(source))
-        try:
-            built = run()
-            results.append(None if built is None else built.value)
-        except (UnexpectedInput, parser._BadDedent) as error:
-            results.append(error)
-        finally:
-            parser._builder.reset(building)
+    fast, connector = parser._fast_parser(), parser._lark().parser.lexer
+    fast_tokens, lark_tokens = [], []
+    fast.tokens = lambda text, states: _recorded(type(fast).tokens(fast, text, states), fast_tokens)
+    connector.lex = lambda *states: _recorded(type(connector).lex(connector, *states), lark_tokens)
+    try:
+        for run in (lambda: fast.parse(text), lambda: parser._lark().parse(text)):
+            building = parser._builder.set(parser._ToAst(source))
+            try:
+                built = run()
+                results.append(None if built is None else built.value)
+            except (UnexpectedInput, parser._BadDedent) as error:
+                results.append(error)
+            finally:
+                parser._builder.reset(building)
+    finally:
+        del fast.tokens, connector.lex
+    if results[0] is not None:
+        assert fast_tokens == lark_tokens
+    else:  # it gave up where lark's lexer or loop stopped, or sooner
+        assert fast_tokens == lark_tokens[: len(fast_tokens)]
     return results
+
+
+def _recorded(tokens, seen: list):
+    for token in tokens:
+        seen.append((token.type, str(token), token.start_pos, token.line, token.column,
+                     token.end_line, token.end_column, token.end_pos))
+        yield token
 
 
 def assert_same(text: str) -> None:
@@ -73,3 +92,49 @@ def test_token_soup(text):
 @given(mutated_sample())
 def test_mutated_spec(text):
     assert_same(text)
+
+
+def test_every_rule_compiled_as_the_general_callback_reduces():
+    """Each rule's compiled callback (fast loop) against the general one (lark's loop), called
+    directly on children of every kind a reduction can see: tokens, rule results with and
+    without a position, helper results to splice."""
+    from itertools import product
+
+    from lark import Token
+
+    class Recording:  # stands for `_ToAst`: answers with what it was given
+        def __getattr__(self, method):
+            return lambda built, values: (method, built.line, built.column, built.end_line, built.end_column, list(values))
+
+    def children(rule, kinds):
+        made, kinds = [], iter(kinds)
+        for index, symbol in enumerate(rule.expansion):
+            at = (index + 1, 2 * index + 1, index + 2, 2 * index + 3)
+            if symbol.is_term:
+                made.append(Token(symbol.name, f"t{index}", 0, *at))
+                continue
+            kind = next(kinds)
+            value = [f"a{index}", f"b{index}"] if symbol.name.startswith("_") else f"v{index}"
+            made.append(Token("NAME", f"n{index}", 0, *at) if kind == "token"
+                        else parser._Built(value, *(at if kind == "positioned" else (None, None, None, None))))
+        return made
+
+    def outcome(result):
+        return (result.value, result.line, result.column, result.end_line, result.end_column)
+
+    building = parser._builder.set(Recording())
+    compared = 0
+    try:
+        for rule in parser._lark().rules:
+            general, compiled = parser._rule_callback(rule, True), parser._compiled_callback(rule, True)
+            if compiled is None:
+                assert general is parser._pass_through
+                continue
+            rules = [s for s in rule.expansion if not s.is_term]
+            choices = [("positioned", "empty") if s.name.startswith("_") else ("positioned", "empty", "token") for s in rules]
+            for kinds in product(*choices):
+                assert outcome(compiled(children(rule, kinds))) == outcome(general(children(rule, kinds))), (rule, kinds)
+                compared += 1
+    finally:
+        parser._builder.reset(building)
+    assert compared > 200

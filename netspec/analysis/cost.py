@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netspec.fast_init import fast_init
 from netspec.ir.graph import Graph, Node
 from netspec.ops.base import Shape, numel
 
 BYTES_PER_ELEMENT = 4  # float32
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LayerCost:
     """What one node costs. MACs = multiply-accumulates of conv/linear (FLOPs ≈ 2 × MACs)."""

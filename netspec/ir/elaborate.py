@@ -1,6 +1,7 @@
 """AST → IR graph: expands blocks and repeats, evaluates expressions, checks every shape."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -453,8 +454,7 @@ class Elaborator:
         return raw, spans, explicit
 
     def _bind_attrs(self, op, call: ast.Call, values, exprs, evaluator):
-        positional = [a for a in op.attrs if a.positional]
-        kinds = {a.name: a.kind for a in op.attrs}
+        positional, kinds, names = _attribute_tables(op)
         if len(values) > len(positional):
             extra = exprs[len(positional)]
             if isinstance(values[len(positional)], Symbol):
@@ -477,7 +477,6 @@ class Elaborator:
         spans: dict[str, Span] = {}
         for attr, value, expr in zip(positional, values, exprs):
             raw[attr.name], spans[attr.name] = value, expr.span
-        names = [a.name for a in op.attrs]
         for kw in call.kwargs:
             if kw.name not in names:
                 hint = did_you_mean(kw.name, names) or (f"; it has: {', '.join(names)}" if names else "; it has none")
@@ -683,6 +682,13 @@ class Elaborator:
         if not current.known and not poisoned_ok:
             raise Poisoned()
         return current
+
+
+@functools.cache
+def _attribute_tables(op) -> tuple[tuple, dict[str, str], tuple[str, ...]]:
+    """An op's positional attributes, the kind of each attribute by name, and their names:
+    made once per op rather than for every call (read only)."""
+    return tuple(a for a in op.attrs if a.positional), {a.name: a.kind for a in op.attrs}, tuple(a.name for a in op.attrs)
 
 
 def _names_itself(body: tuple) -> bool:

@@ -6,6 +6,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterator
 
 from netspec.errors import Span
+from netspec.fast_init import fast_init
 from netspec.ops import lookup
 from netspec.ops.base import Attrs, OpDef, Shape
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from netspec.ir.liveness import Liveness
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One level of naming scope: a block instance (`layer1`) or a named pipeline (`aux1`)."""
@@ -24,6 +26,7 @@ class Frame:
     definition: Span | None = None  # the block definition's header
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Node:
     """One layer: its op, validated attributes, inputs (node names) and per-sample output shape."""
@@ -47,6 +50,7 @@ class Node:
         return op
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Output:
     name: str  # how the output is called (the value's name)

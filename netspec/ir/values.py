@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from netspec.errors import LimitError, Span, SpecError, did_you_mean
+from netspec.fast_init import fast_init
 from netspec.ops.base import Shape, Symbol, format_shape
 from netspec.syntax import ast
 
@@ -19,6 +20,7 @@ class _MissingType:
 MISSING: Any = _MissingType()  # what a name lookup returns for a name that is not bound
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tensor:
     """A value flowing through the network: the node that produced it and its shape.
@@ -158,7 +160,7 @@ class Evaluator:
         try:
             if symbols_ok and isinstance(expr, ast.Name):
                 return self._name(expr, symbols_ok=True)
-            return checked_number(getattr(self, "_" + type(expr).__name__.lower())(expr), expr.span)
+            return checked_number(_RULES[expr.__class__](self, expr), expr.span)
         finally:
             self.depth -= 1
 
@@ -254,6 +256,16 @@ class Evaluator:
         if not isinstance(value, bool):
             raise SpecError(f"a condition must be true or false, got {describe(value)}", expr.span, code="value")
         return value
+
+
+# The method that evaluates each kind of expression, by class: `eval` runs for every argument
+# of every layer, and building "_" + the class name for each call cost more than evaluating a
+# literal does.
+_RULES: dict[type, Callable[[Evaluator, Any], Any]] = {
+    kind: getattr(Evaluator, "_" + kind.__name__.lower())
+    for kind in (ast.Number, ast.Dims, ast.String, ast.Bool, ast.Name, ast.Tuple, ast.GetAttr, ast.Unary, ast.Binary,
+                 ast.Ternary, ast.Call, ast.Keyword)
+}
 
 
 __all__ = ["Evaluator", "Tensor", "MISSING", "Poisoned", "describe", "tensor_property"]

@@ -5,16 +5,19 @@ from dataclasses import dataclass
 from typing import Union
 
 from netspec.errors import Span
+from netspec.fast_init import fast_init
 
 # ---- expressions ----------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Number:
     value: int | float
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Dims:
     """`3x224x224`: a tuple of positive integers written with x."""
@@ -23,24 +26,28 @@ class Dims:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class String:
     value: str
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Bool:
     value: bool
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Name:
     id: str
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GetAttr:
     """`in.channels`: a property of a value."""
@@ -50,12 +57,14 @@ class GetAttr:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tuple:
     items: tuple["Expr", ...]
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Unary:
     op: str  # "-" or "not"
@@ -63,6 +72,7 @@ class Unary:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Binary:
     op: str  # + - * / // % == != < <= > >= and or
@@ -71,6 +81,7 @@ class Binary:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Ternary:
     then: "Expr"
@@ -79,6 +90,7 @@ class Ternary:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Keyword:
     name: str
@@ -86,6 +98,7 @@ class Keyword:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Call:
     """An op or block invocation (`conv 64 3x3`, `add(a, b)`) or a builtin function call."""
@@ -103,6 +116,7 @@ Expr = Union[Number, Dims, String, Bool, Name, GetAttr, Tuple, Unary, Binary, Te
 # ---- statements -----------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Chain:
     """`a | conv 64 3x3 | relu as b`: stages applied in turn; the result becomes current."""
@@ -113,6 +127,7 @@ class Chain:
     name_span: Span | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Assign:
     """`x = a | conv 64 1x1`: names a value without moving the current value."""
@@ -123,6 +138,7 @@ class Assign:
     name_span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Output:
     """`output a, b` (or bare `output`: the current value); `... when training`: in training only."""
@@ -133,6 +149,7 @@ class Output:
     when_span: Span | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Repeat:
     count: Expr
@@ -141,6 +158,7 @@ class Repeat:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Residual:
     """out = body(x) + shortcut(x); the shortcut is identity unless its condition holds."""
@@ -153,6 +171,7 @@ class Residual:
     shortcut_span: Span | None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Merge:
     """`concat:` / `add:` with `branch:` entries, each reading the current value."""
@@ -164,6 +183,7 @@ class Merge:
     inline: tuple[bool, ...] = ()  # per branch: `inline branch:` opens no scope of its own
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class If:
     condition: Expr
@@ -172,6 +192,7 @@ class If:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Sequential:
     """`sequential NAME:` a naming scope whose unnamed items are named 0, 1, 2, ... in order."""
@@ -186,6 +207,7 @@ Stmt = Union[Chain, Assign, Output, Repeat, Residual, Merge, If, Sequential]
 # ---- top level ------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Param:
     name: str
@@ -193,6 +215,7 @@ class Param:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BlockDef:
     name: str
@@ -202,12 +225,14 @@ class BlockDef:
     kind: str = "block"  # "block", "sequential" (items numbered from 0) or "inline" (no scope of its own)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Import:
     path: str
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NetworkDecl:
     name: str
@@ -215,12 +240,14 @@ class NetworkDecl:
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class InputDecl:
     shape: Expr
     span: Span
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Spec:
     """One parsed file."""

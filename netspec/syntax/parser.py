@@ -5,7 +5,7 @@ import functools
 from collections import OrderedDict
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from lark import Lark, Token, UnexpectedInput
 from lark.indenter import DedentError, Indenter
@@ -61,7 +61,9 @@ class _FastLoop:
     object (Python-level `__eq__`/`__hash__`) and calls a callback even for rules that only
     pass their one child through (`?sum: product`: about half of all reductions). Here each
     state's actions are compiled once into shift targets or (size, callback, goto symbol),
-    with pass-through rules as no callback at all. It only parses: on any mistake in the text
+    with pass-through rules as no callback at all and each other rule's callback written out
+    for that rule (`_compiled_callback`). Tokens come from `tokens`, lark's lexer and our
+    indenter in one generator. It only parses: on any mistake in the text
     it returns None, and lark's own loop parses the text again to raise its exact error.
     """
 
@@ -75,27 +77,45 @@ class _FastLoop:
         self.conf = ParseConf(table, callbacks, self.frontend._verify_start(None))
         self.end_state = self.conf.end_state
         self.token_callbacks = {name: callback for name, callback in callbacks.items() if isinstance(name, str)}
+        self.placeholders = lark.options.maybe_placeholders
         self.actions: dict[Any, dict[str, Any]] = {}
+        self.reductions: dict[Any, list[tuple[dict, str]]] = {}  # per rule: where its action is
+        stand_ins: dict[Any, Any] = {}  # per rule: None for a pass-through rule
         for state, row in table.states.items():
             compiled: dict[str, Any] = {}
             for symbol, (action, arg) in row.items():
                 if action is Shift:
                     compiled[symbol] = [arg]  # a list: a shift; a tuple: a reduction
                 else:
-                    size, callback = len(arg.expansion), callbacks[arg]
-                    compiled[symbol] = (size, None if callback is _pass_through and size == 1 else callback, arg.origin.name)
+                    if arg not in stand_ins:
+                        passes = _RulePlan(arg, self.placeholders).passes_through
+                        stand_ins[arg] = None if passes else self._compile_when_used(arg)
+                    compiled[symbol] = (len(arg.expansion), stand_ins[arg], arg.origin.name)
+                    if stand_ins[arg] is not None:
+                        self.reductions.setdefault(arg, []).append((compiled, symbol))
             self.actions[state] = compiled
+        self.state_lexers = self.frontend.lexer.lexer.lexers  # the contextual lexer's, per parser state
+        self.scanners: dict[int, tuple] = {}  # per parser state, filled as states are reached (lark builds scanners lazily)
+
+    def _compile_when_used(self, rule) -> Callable[[list], _Built]:
+        """A stand-in that compiles the rule's callback at its first reduction: a spec uses a
+        few of the grammar's 140 rules, and compiling them all took 10 ms of every run."""
+
+        def first_reduction(children: list) -> _Built:
+            callback = _compiled_callback(rule, self.placeholders)
+            for row, symbol in self.reductions[rule]:
+                row[symbol] = (row[symbol][0], callback, row[symbol][2])
+            return callback(children)
+
+        return first_reduction
 
     def parse(self, text: str) -> Any:
-        from lark.parsers.lalr_parser_state import ParserState
-
-        stream = self.frontend._make_lexer_thread(text)
-        parser_state = ParserState(self.conf, stream)  # the contextual lexer reads its `position`
-        states, values = parser_state.state_stack, parser_state.value_stack
+        states: list = [self.conf.start_state]
+        values: list = []
         actions, token_callbacks = self.actions, self.token_callbacks
         token = None
         try:
-            for token in stream.lex(parser_state):
+            for token in self.tokens(text, states):
                 kind = token.type
                 while True:
                     action = actions[states[-1]][kind]
@@ -136,6 +156,85 @@ class _FastLoop:
                     return values[-1]
         except Exception:  # noqa: BLE001 - any mistake: lark's loop parses again and raises its own error
             return None
+
+    def tokens(self, text: str, states: list) -> Iterator[Token]:
+        """lark's contextual lexer followed by `_SpecIndenter`, as one generator: the same tokens
+        (types, values, positions), with the lexer chosen by the parser's state when each token is
+        lexed, as lark's is. Stacking lark's generators and per-token method calls cost about a
+        fifth of a parse. On text either of them would reject it raises, and the parse gives up."""
+        state_lexers, scanners = self.state_lexers, self.scanners
+        new_string = str.__new__
+        nl_type, tab_len = _SpecIndenter.NL_type, _SpecIndenter.tab_len
+        opening, closing = _SpecIndenter.OPEN_PAREN_types, _SpecIndenter.CLOSE_PAREN_types
+        indent_levels, paren_level = [0], 0
+        position, line, line_start, end = 0, 1, 0, len(text)
+        token = None
+        while position < end:
+            scanner = scanners.get(states[-1])
+            if scanner is None:
+                lexer = state_lexers[states[-1]]
+                scanner = scanners[states[-1]] = (
+                    lexer.scanner._mres, lexer.callback, lexer.ignore_types, lexer.newline_types)
+            patterns, callbacks, ignored_kinds, newline_kinds = scanner
+            for pattern in patterns:
+                match = pattern.match(text, position)
+                if match:
+                    break
+            else:
+                raise _GiveUp
+            value, kind = match.group(0), match.lastgroup
+            ignored = kind in ignored_kinds
+            start, column = position, position - line_start + 1
+            if kind in newline_kinds:
+                newlines = value.count("\n")
+                if newlines:
+                    line_start = position + value.rindex("\n") + 1
+            else:
+                newlines = 0
+            position += len(value)
+            if ignored and kind not in callbacks:
+                line += newlines
+                continue
+            current = new_string(Token, value)  # what `Token(...)` does, without its argument juggling
+            current.type, current.value, current.start_pos, current.line, current.column = kind, value, start, line, column
+            line += newlines
+            current.end_line, current.end_column, current.end_pos = line, position - line_start + 1, position
+            if kind in callbacks:
+                current = callbacks[kind](current)
+            if ignored:
+                continue
+            token = current
+            kind = token.type
+            if kind == nl_type:
+                if paren_level == 0:
+                    yield token
+                    indent_text = token.rsplit("\n", 1)[1]
+                    indent = indent_text.count(" ") + indent_text.count("\t") * tab_len
+                    if indent > indent_levels[-1]:
+                        indent_levels.append(indent)
+                        yield Token.new_borrow_pos(_SpecIndenter.INDENT_type, indent_text, token)
+                    else:
+                        while indent < indent_levels[-1]:
+                            indent_levels.pop()
+                            yield Token.new_borrow_pos(_SpecIndenter.DEDENT_type, indent_text, token)
+                        if indent != indent_levels[-1]:
+                            raise _GiveUp
+            else:
+                yield token
+            if kind in opening:
+                paren_level += 1
+            elif kind in closing:
+                paren_level -= 1
+                if paren_level < 0:
+                    raise _GiveUp
+        while len(indent_levels) > 1:
+            indent_levels.pop()
+            yield (Token.new_borrow_pos(_SpecIndenter.DEDENT_type, "", token) if token
+                   else Token(_SpecIndenter.DEDENT_type, "", 0, 0, 0, 0, 0, 0))
+
+
+class _GiveUp(Exception):
+    """The fast loop met something it leaves to lark's loop (which then raises the error)."""
 
 
 # Parses are cached in-process, keyed by the text itself and the name it is shown under: the
@@ -239,27 +338,38 @@ class _ReducingLark(Lark):
 _builder: ContextVar["_ToAst"] = ContextVar("netspec_ast_builder")  # the parse in progress, per thread
 
 
+class _RulePlan:
+    """What a rule's callback does with its children, worked out once from the rule."""
+
+    def __init__(self, rule, placeholders: bool):
+        expansion = rule.expansion
+        empty = rule.options.empty_indices if placeholders else ()
+        if empty:  # where `[x]` left out an optional part: how many Nones go before each symbol
+            nones = [len(ones) for ones in "".join(str(int(b)) for b in empty).split("0")]
+        else:
+            nones = [0] * (len(expansion) + 1)
+        keep_all = rule.options.keep_all_tokens
+        self.terminals = [symbol.is_term for symbol in expansion]
+        self.kept: list[tuple[int, bool, int]] = []  # (index, splice a helper rule's children, Nones before)
+        pending = 0
+        for index, symbol in enumerate(expansion):
+            pending += nones[index]
+            if keep_all or not (symbol.is_term and symbol.filter_out):
+                self.kept.append((index, not symbol.is_term and symbol.name.startswith("_"), pending))
+                pending = 0
+        self.trailing = pending + nones[len(expansion)]
+        self.helper = rule.origin.name.startswith("_")
+        self.inline_single = bool(rule.options.expand1) and not rule.alias
+        self.method = None if self.helper else rule.alias or rule.options.template_source or rule.origin.name
+        self.passes_through = (  # `?sum: product` and the like: the child is the result, span and all
+            self.inline_single and self.kept == [(0, False, 0)] and not self.trailing and len(expansion) == 1)
+
+
 def _rule_callback(rule, placeholders: bool) -> Callable[[list], _Built]:
-    expansion = rule.expansion
-    empty = rule.options.empty_indices if placeholders else ()
-    if empty:  # where `[x]` left out an optional part: how many Nones go before each symbol
-        nones = [len(ones) for ones in "".join(str(int(b)) for b in empty).split("0")]
-    else:
-        nones = [0] * (len(expansion) + 1)
-    keep_all = rule.options.keep_all_tokens
-    plan: list[tuple[int, bool, int]] = []  # (index, splice a helper rule's children, Nones before)
-    pending = 0
-    for index, symbol in enumerate(expansion):
-        pending += nones[index]
-        if keep_all or not (symbol.is_term and symbol.filter_out):
-            plan.append((index, not symbol.is_term and symbol.name.startswith("_"), pending))
-            pending = 0
-    trailing = pending + nones[len(expansion)]
-    helper = rule.origin.name.startswith("_")
-    inline_single = bool(rule.options.expand1) and not rule.alias
-    method = None if helper else rule.alias or rule.options.template_source or rule.origin.name
-    if inline_single and plan == [(0, False, 0)] and not trailing and len(expansion) == 1:
-        return _pass_through  # `?sum: product` and the like: the child is the result, span and all
+    plan = _RulePlan(rule, placeholders)
+    if plan.passes_through:
+        return _pass_through
+    kept, trailing, helper, inline_single, method = plan.kept, plan.trailing, plan.helper, plan.inline_single, plan.method
 
     def callback(children: list) -> _Built:
         line = column = end_line = end_column = None
@@ -281,7 +391,7 @@ def _rule_callback(rule, placeholders: bool) -> Callable[[list], _Built]:
                     end_line, end_column = child.end_line, child.end_column
                     break
         values: list = []
-        for index, splice, add_none in plan:
+        for index, splice, add_none in kept:
             if add_none:
                 values += [None] * add_none
             child = children[index]
@@ -309,6 +419,71 @@ def _pass_through(children: list) -> Any:
     return children[0]
 
 
+def _compiled_callback(rule, placeholders: bool) -> Callable[[list], _Built] | None:
+    """`_rule_callback`'s callback for the fast loop, written out for this one rule (None for a
+    pass-through rule). What the general callback finds by looping over its children at every
+    reduction is known here from the rule: which children are tokens (always positioned), which
+    are dropped, where Nones go. Straight-line code saves about a third of a reduction.
+    `tests/test_parser_loop.py` checks it against the general one, which lark's loop uses."""
+    plan = _RulePlan(rule, placeholders)
+    if plan.passes_through:
+        return None
+    size = len(plan.terminals)
+
+    def positioned(index: int) -> str:  # a token, or a rule's result that matched some text
+        return "True" if plan.terminals[index] else f"c{index}.line is not None or c{index}.__class__ is not _Built"
+
+    lines = ["def callback(children):"]
+    if size:
+        lines.append(f"    {''.join(f'c{i}, ' for i in range(size))}= children")
+    branches = [(positioned(i), f"line, column = c{i}.line, c{i}.column") for i in range(size)]
+    branches += [("True", "line = column = None")]
+    lines += _if_chain(branches)
+    ends = [("line is None", "end_line = end_column = None")]
+    ends += [(positioned(i), f"end_line, end_column = c{i}.end_line, c{i}.end_column") for i in reversed(range(size))]
+    lines += _if_chain(ends + [("True", "end_line = end_column = None")])
+    first = True
+    for index, splice, add_none in plan.kept:
+        if add_none:
+            lines.append(f"    values {'=' if first else '+='} [None] * {add_none}")
+            first = False
+        if splice:
+            if first:  # left recursion: reuse the list, as the general callback does
+                lines.append(f"    values = c{index}.value")
+            else:
+                lines += ["    if values:", f"        values += c{index}.value", "    else:", f"        values = c{index}.value"]
+        else:
+            value = f"c{index}" if plan.terminals[index] else f"(c{index}.value if c{index}.__class__ is _Built else c{index})"
+            lines.append(f"    values = [{value}]" if first else f"    values.append({value})")
+        first = False
+    if first:
+        lines.append("    values = []")
+    if plan.trailing:
+        lines.append(f"    values += [None] * {plan.trailing}")
+    if plan.helper:
+        lines.append("    return _Built(values, line, column, end_line, end_column)")
+    else:
+        if plan.inline_single:
+            lines.append("    if len(values) == 1:\n        return _Built(values[0], line, column, end_line, end_column)")
+        lines.append("    built = _Built(None, line, column, end_line, end_column)")
+        lines.append(f"    built.value = getattr(_builder.get(), {plan.method!r})(built, values)")
+        lines.append("    return built")
+    namespace = {"_Built": _Built, "_builder": _builder}
+    exec("\n".join(lines) + "\n", namespace)  # noqa: S102 - made from the grammar's rule shapes only
+    return namespace["callback"]
+
+
+def _if_chain(branches: list[tuple[str, str]]) -> list[str]:
+    """`if a: x / elif b: y / else: z` from (condition, statement) pairs, up to the first that always holds."""
+    lines = []
+    for condition, statement in branches:
+        if condition == "True":
+            lines += ["    else:", f"        {statement}"] if lines else [f"    {statement}"]
+            break
+        lines += [f"    {'elif' if lines else 'if'} {condition}:", f"        {statement}"]
+    return lines
+
+
 class _ToAst:
     """Purely structural: one method per grammar rule (or alias), called with the rule's span
     and its children; builds AST nodes with spans and never raises."""
@@ -324,13 +499,12 @@ class _ToAst:
 
     # ---- top level
     def start(self, meta, items):
-        imports = tuple(i for i in items if isinstance(i, ast.Import))
-        networks = [i for i in items if isinstance(i, ast.NetworkDecl)]
-        inputs = [i for i in items if isinstance(i, ast.InputDecl)]
-        blocks = tuple(i for i in items if isinstance(i, ast.BlockDef))
-        body = tuple(_flatten(i for i in items if not isinstance(i, (ast.Import, ast.NetworkDecl, ast.InputDecl, ast.BlockDef))))
+        imports, networks, inputs, blocks, statements = [], [], [], [], []
+        kinds = {ast.Import: imports, ast.NetworkDecl: networks, ast.InputDecl: inputs, ast.BlockDef: blocks}
+        for item in items:  # one pass: a long spec has one item per line
+            kinds.get(item.__class__, statements).append(item)
         whole = Span(self.source, 1, 1, max(1, len(self.source.text.splitlines())), 1)
-        return ast.Spec(imports, tuple(networks), tuple(inputs), blocks, body, whole)
+        return ast.Spec(tuple(imports), tuple(networks), tuple(inputs), tuple(blocks), tuple(_flatten(statements)), whole)
 
     def import_stmt(self, meta, children):
         return ast.Import(children[0][1:-1], self._span(meta))
@@ -384,8 +558,7 @@ class _ToAst:
 
     def word_call(self, meta, children):
         name, *args = children
-        positional = tuple(a for a in args if not isinstance(a, ast.Keyword))
-        keywords = tuple(a for a in args if isinstance(a, ast.Keyword))
+        positional, keywords = _split_keywords(args)
         return ast.Call(str(name), positional, keywords, self._span(meta), self._tok(name), False)
 
     def paren_call(self, meta, children):
@@ -393,9 +566,7 @@ class _ToAst:
 
     def call(self, meta, children):
         head, arglist = children
-        args = arglist or ()
-        positional = tuple(a for a in args if not isinstance(a, ast.Keyword))
-        keywords = tuple(a for a in args if isinstance(a, ast.Keyword))
+        positional, keywords = _split_keywords(arglist or ())
         callee_span = Span(self.source, head.line, head.column, head.line, head.end_column - 1)
         return ast.Call(str(head)[:-1], positional, keywords, self._span(meta), callee_span, True)
 
@@ -503,9 +674,22 @@ class _ToAst:
         return ast.Tuple(tuple(c for c in children if c is not None), self._span(meta))
 
 
-def _flatten(items):
+def _split_keywords(args) -> tuple[tuple, tuple[ast.Keyword, ...]]:
+    """A call's arguments: (positional ones, keyword ones), each in order."""
+    if not args:  # `relu`: most calls have no arguments at all
+        return (), ()
+    positional, keywords = [], []
+    for arg in args:
+        (keywords if arg.__class__ is ast.Keyword else positional).append(arg)
+    return tuple(positional), tuple(keywords)
+
+
+def _flatten(items) -> list:
+    """Statements out of the nested lists and tuples of suites and `a; b` lines, Nones dropped."""
+    flat = []
     for item in items:
-        if isinstance(item, (list, tuple)) and not isinstance(item, ast.Tuple):
-            yield from _flatten(item)
+        if isinstance(item, (list, tuple)):
+            flat += _flatten(item)
         elif item is not None:
-            yield item
+            flat.append(item)
+    return flat
