@@ -21,7 +21,7 @@ build: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The benchmark suite (about 20 minutes): writes benchmarks/RESULTS.md and benchmarks/results.json.
+# The benchmark suite (about 10 minutes on an idle 2-core machine): writes benchmarks/RESULTS.md and benchmarks/results.json.
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	OMP_NUM_THREADS=1 $(BIN)/python -m benchmarks

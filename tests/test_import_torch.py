@@ -116,6 +116,29 @@ def test_unmapped_call_is_named_with_its_line():
     assert "test_import_torch.py" in message and "return torch.sin(self.conv(x))" in message
 
 
+class CatFromTheBack(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return torch.cat([self.conv(x), self.conv(x)], dim=-3)
+
+
+@pytest.mark.parametrize("module, reason", [
+    # torch's cumulative moving average: no momentum value of the op reproduces it
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, momentum=None)), "momentum=None"),
+    # the module returns (values, indices); a maxpool op returns the values only
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2, return_indices=True)), "returns its indices"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveMaxPool2d(2, return_indices=True)), "returns its indices"),
+    (CatFromTheBack(), "negative dim (-3)"),
+])
+def test_a_setting_no_op_reproduces_is_refused_and_named(module, reason):
+    with pytest.raises(TorchImportError) as caught:
+        import_module(module, "m", (3, 8, 8), "tests:m")
+    assert reason in str(caught.value)
+
+
 def test_cli_imports_and_reports_errors(tmp_path, capsys):
     from netspec.cli import main
 

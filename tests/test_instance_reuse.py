@@ -240,3 +240,14 @@ def block_specs(draw) -> str:
 @given(block_specs())
 def test_generated_block_specs_are_the_same_with_instances_replayed(text):
     assert_same(text)
+
+
+def test_the_fields_rebuilt_positionally_are_all_the_fields():
+    # ir/naming.py and ir/instances.py build Node and Frame positionally (faster than
+    # dataclasses.replace); a field added to either must be added there too, or it is dropped
+    from dataclasses import fields
+
+    from netspec.ir.graph import Frame, Node
+
+    assert [f.name for f in fields(Node)] == ["name", "op", "attrs", "inputs", "shape", "span", "scope"]
+    assert [f.name for f in fields(Frame)] == ["name", "block", "span", "args", "definition"]

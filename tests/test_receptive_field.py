@@ -10,6 +10,7 @@ import pytest
 
 import netspec
 from netspec.analysis.receptive import ReceptiveField, receptive_fields
+from tests.conftest import ROOT
 from tests.sample_specs import BOTTLENECK, INCEPTION
 
 
@@ -520,7 +521,7 @@ def test_googlenet_stride_and_start_at_inception5b_match_autograd_on_torchvision
         firsts.append(int(grad[0].abs().sum((0, 2)).nonzero()[:, 0].min()))
     # by hand: conv1 s2, maxpool1 s2, maxpool2 s2, maxpool3 s2, maxpool4 s2 → 2^5 = 32
     assert firsts[1] - firsts[0] == 32
-    ours = fields(open("specs/googlenet.net").read().replace("input 3x224x224", "input 3x256x256"))
+    ours = fields((ROOT / "specs" / "googlenet.net").read_text().replace("input 3x224x224", "input 3x256x256"))
     rf = ours["inception5b.concat"]
     assert rf.stride == (32, 32)
     assert [rf.start[0] + i * rf.stride[0] for i in (6, 7)] == firsts

@@ -87,26 +87,22 @@ def test_a_dominant_block_is_split_into_its_parts():
     assert bars["fc1"].params == 256 * 120 + 120
 
 
-def test_memory_profile_marks_the_largest_activation_or_the_inference_peak():
+def test_memory_profile_marks_the_inference_peak():
+    from netspec.analysis.memory import inference_memory
+
     analysis = netspec.analyze(SPECS / "vgg16.net")
     profile = memory_profile(analysis)
     largest = 64 * 224 * 224 * 4  # VGG-16's largest activations: the first stage's 64x224x224 outputs, float32
-    if profile.is_liveness:  # the memory analysis is there: its peak, which holds at least that output and the input
-        from netspec.analysis.memory import inference_memory
-
-        assert profile.peak_bytes == inference_memory(analysis.graph).peak_bytes
-        assert profile.peak_bytes >= largest + 3 * 224 * 224 * 4
-    else:
-        assert profile.peak_bytes == largest
-        assert len(profile.points) == len(analysis.layers) + 1  # the input first
+    assert profile.peak_bytes == inference_memory(analysis.graph).peak_bytes
+    assert profile.peak_bytes >= largest + 3 * 224 * 224 * 4  # at least that output and the input
+    assert len(profile.points) == len(analysis.layers) + 1  # the input first
     assert profile.points[profile.peak].name.startswith("features")
 
 
 def test_report_has_the_three_charts():
     html = build_page(SPECS / "resnet18.net")
     assert html.count('<svg class="chart') == 3
-    mark = "inference peak" if memory_profile(netspec.analyze(SPECS / "resnet18.net")).is_liveness else "largest activation"
-    assert mark in html and "Receptive field along the depth" in html
+    assert "inference peak" in html and "Receptive field along the depth" in html
     assert 'data-target="scope-layer1"' in html
 
 

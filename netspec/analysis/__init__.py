@@ -78,11 +78,14 @@ class Analysis:
 
     def training_memory(self, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd") -> TrainingMemory:
         """Estimated peak of one training step (forward, backward, optimizer step)."""
-        from netspec.analysis.memory import training_memory
+        from netspec.analysis.memory import training_memory, training_pass
 
         key = ("training", batch, dtype, optimizer)
         if key not in self._memo:
-            self._memo[key] = training_memory(self.graph, batch, dtype, optimizer)
+            simulated = self._memo.get(("training pass", batch, dtype))
+            if simulated is None:
+                simulated = self._memo[("training pass", batch, dtype)] = training_pass(self.graph, batch, dtype)
+            self._memo[key] = training_memory(self.graph, batch, dtype, optimizer, simulated=simulated)
         return self._memo[key]
 
     def explain(self) -> tuple[ToolFigure, ...]:

@@ -281,20 +281,51 @@ def training_memory(
     dtype: str = "float32",
     optimizer: str = "sgd",
     inplace: Collection[str] | None = None,
+    simulated: TrainingPass | None = None,
 ) -> TrainingMemory:
-    """Simulate one steady-state training step; `inplace` as for `inference_memory`."""
+    """Simulate one steady-state training step; `inplace` as for `inference_memory`.
+
+    The optimizer adds its state to every step alike, so the forward and backward are simulated
+    once (`training_pass`) for all optimizers: pass `simulated` to reuse one."""
     if optimizer not in OPTIMIZER_STATE:
         raise ValueError(f"unknown optimizer '{optimizer}'; choose one of {', '.join(OPTIMIZER_STATE)}")
+    run = simulated or training_pass(graph, batch, dtype, inplace)
+    state_copies, temporaries, _ = OPTIMIZER_STATE[optimizer]
+    state = state_copies * run.param_bytes
+    peak, phase = run.peak_bytes + state, run.peak_phase
+    step = run.param_bytes + run.buffer_bytes + state + run.param_bytes + temporaries * run.largest_param_bytes
+    if step > peak:
+        peak, phase = step, "optimizer step"
+    return TrainingMemory(run.batch, run.dtype, optimizer, run.param_bytes, run.buffer_bytes, run.param_bytes, state,
+                          run.saved_bytes, peak, phase)
+
+
+@dataclass(frozen=True)
+class TrainingPass:
+    """One training step's forward and backward, before any optimizer state: what every
+    optimizer's figure is built from."""
+
+    batch: int
+    dtype: str
+    param_bytes: int
+    buffer_bytes: int
+    largest_param_bytes: int  # the largest parameter tensor (optimizers' temporaries are its size)
+    saved_bytes: int  # everything autograd keeps for backward at the end of the forward
+    peak_bytes: int  # weights + buffers + live activations and gradients, at their peak
+    peak_phase: str
+
+
+def training_pass(graph: Graph, batch: int = 1, dtype: str = "float32",
+                  inplace: Collection[str] | None = None) -> TrainingPass:
+    """Simulate the forward and the backward of a training step; `inplace` as for `inference_memory`."""
     itemsize = dtype_bytes(dtype)
     live = graph.liveness
     inplace = set(live.inplace) if inplace is None else set(inplace)
     roots = _storage_roots(graph, inplace, live, training=True)
     release = release_steps(graph, live)
     params, buffers, node_params = _weights(graph, itemsize)
-    state_copies, temporaries, _ = OPTIMIZER_STATE[optimizer]
-    state = state_copies * params
     largest_param = max((_largest_tensor(n, graph) for n in graph.layers()), default=0) * itemsize
-    persistent = params + buffers + state
+    persistent = params + buffers
     nodes = _in_order(graph, live)
     size = {n.name: _value_bytes(n, batch, itemsize) for n in nodes}
     needs_grad = _needs_grad(graph)
@@ -367,10 +398,7 @@ def training_memory(
             if not who:
                 alive.free(root)
         grads.drop(g)
-    step = persistent + params + temporaries * largest_param
-    if step > peak:
-        peak, phase = step, "optimizer step"
-    return TrainingMemory(batch, dtype, optimizer, params, buffers, params, state, saved_total, peak, phase)
+    return TrainingPass(batch, dtype, params, buffers, largest_param, saved_total, peak, phase)
 
 
 def _largest_tensor(node: Node, graph: Graph) -> int:

@@ -21,12 +21,13 @@ from netspec.compiler.codegen import Generated, generate
 from netspec.ir.graph import Graph
 
 SOURCE_ATTRIBUTE = "__netspec_source__"  # the generated text, kept on the module for pickling
+MODULE_PREFIX = "netspec_generated_"
 
 
 def module_name(source: str, network: str) -> str:
     """The registered name of a generated source: the network's name and the source's digest."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    return f"netspec_generated_{re.sub(r'[^A-Za-z0-9_]', '_', network)[:40]}_{digest}"
+    return f"{MODULE_PREFIX}{re.sub(r'[^A-Za-z0-9_]', '_', network)[:40]}_{digest}"
 
 
 def load_source(source: str, network: str) -> types.ModuleType:
@@ -48,6 +49,13 @@ def _load(source: str, name: str) -> types.ModuleType:
             value.__reduce_ex__ = _reduce_ex
     sys.modules[name] = module
     return module
+
+
+def clear_cache() -> None:
+    """Forget the generated modules executed in this process (for measurements of a cold start);
+    instances already built keep their classes."""
+    for name in [name for name in sys.modules if name.startswith(MODULE_PREFIX)]:
+        del sys.modules[name]
 
 
 def _reduce_ex(self: nn.Module, protocol: int):

@@ -47,11 +47,13 @@ def clear_cache() -> None:
     _generated.cache_clear()
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=8)
 def _generated(graph: Graph, inplace: bool) -> Generated:
-    """`generate`, once per distinct graph: a Graph is immutable and compares by content (every
-    span carries its file's name and text), so compiling the same spec again in one process costs
-    the elaboration and the modules' construction, not a second code generation."""
+    """`generate`, once per distinct graph. A Graph is immutable, and two compare equal only when
+    elaborated alike from the same parsed files (a `Source` compares by identity, and the parse
+    cache gives one per text), so compiling the same spec again in one process costs the
+    elaboration and the modules' construction, not a second code generation. Small: each entry
+    keeps its graph alive."""
     model = ClassModel(graph, inplace)
     classes = model.build()
     main = graph.span.source.name

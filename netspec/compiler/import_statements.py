@@ -70,7 +70,10 @@ def spec_value(value: Any, every_axis: bool = False) -> str:
         return dims(value) if every_axis or len(set(value)) > 1 else spec_value(value[0])
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) >= 1 else repr(value)
-    return str(int(value))
+    try:
+        return str(operator.index(value))
+    except TypeError:
+        raise ValueError(f"the value {value!r} has no spelling in a spec") from None
 
 
 def op_statement(op: OpDef, values: dict[str, Any], label: str) -> list:
@@ -127,7 +130,9 @@ def function_statement(target: Any, args: tuple, kwargs: dict, label: str) -> tu
         return ["mul"], "mul"
     if target is torch.cat:
         dim = _argument(args, kwargs, 1, "dim", 0)
-        if dim < 1:
+        if dim < 0:
+            raise ValueError(f"torch.cat with a negative dim ({dim}) has no op; count the axis from the front")
+        if dim == 0:
             raise ValueError("torch.cat along the batch axis has no op")
         return op_statement(lookup("concat"), {"axis": dim - 1}, label), "concat"
     if target in (F.relu, torch.relu, "relu", "relu_"):

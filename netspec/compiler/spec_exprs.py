@@ -78,7 +78,9 @@ def values(block: ast.BlockDef) -> list[Candidate]:
         for expr in (*call.args, *(k.value for k in call.kwargs)):
             if not isinstance(expr, (ast.Number, ast.Dims, ast.String, ast.Bool, ast.Name)):
                 found.setdefault(expr, call.span)
-    return [c for c in (_candidate(e, params, around) for e, around in found.items()) if c is not None]
+    # `and`/`or` give a bool in the spec but an operand in Python (`stride == 1 and width` is
+    # `width`), so a value may use them only inside a condition's own candidates
+    return [c for c in (_candidate(e, params, around, logic=False) for e, around in found.items()) if c is not None]
 
 
 def conditions(block: ast.BlockDef) -> list[Candidate]:
@@ -169,15 +171,16 @@ def _calls(body: tuple) -> Iterator[ast.Call]:
                 yield from _calls(branch)
 
 
-def _candidate(expr: ast.Expr, params: set[str], around: Span | None = None) -> Candidate | None:
+def _candidate(expr: ast.Expr, params: set[str], around: Span | None = None, logic: bool = True) -> Candidate | None:
     names: list[str] = []
-    if not _expressible(expr, params, names):
+    if not _expressible(expr, params, names, logic):
         return None
     return Candidate(expr, tuple(dict.fromkeys(names)), around)
 
 
-def _expressible(expr: ast.Expr, params: set[str], names: list[str]) -> bool:
-    """Can the expression be written in Python over block parameters and in_channels alone?"""
+def _expressible(expr: ast.Expr, params: set[str], names: list[str], logic: bool = True) -> bool:
+    """Can the expression be written in Python over block parameters and in_channels alone
+    (with `and`/`or` only if `logic`)?"""
     if isinstance(expr, ast.Number):
         return isinstance(expr.value, int)
     if isinstance(expr, ast.Bool):
@@ -189,12 +192,13 @@ def _expressible(expr: ast.Expr, params: set[str], names: list[str]) -> bool:
         names.append(IN_CHANNELS)
         return isinstance(expr.target, ast.Name) and expr.target.id == "in" and expr.attr == "channels"
     if isinstance(expr, ast.Unary):
-        return _expressible(expr.operand, params, names)
+        return _expressible(expr.operand, params, names, logic)
     if isinstance(expr, ast.Binary):
-        return expr.op in PRECEDENCE and _expressible(expr.left, params, names) and _expressible(expr.right, params, names)
+        return expr.op in PRECEDENCE and (logic or expr.op not in ("and", "or")) and \
+            _expressible(expr.left, params, names, logic) and _expressible(expr.right, params, names, logic)
     if isinstance(expr, ast.Call):
         return expr.callee in PYTHON_BUILTINS and expr.callee not in params and not expr.kwargs and \
-            all(_expressible(a, params, names) for a in expr.args)
+            all(_expressible(a, params, names, logic) for a in expr.args)
     return False  # dimensions, strings, tuples, `/` (a float in Python), conditional expressions
 
 

@@ -62,7 +62,6 @@ class Elaborator:
         self.library = library
         self.sink = sink
         self.nodes: list[Node] = []
-        self.names_taken: set[str] = set()
         self.counters: dict[tuple[str, str], int] = {}
         self.issued: list[tuple[str, str]] = []  # every placeholder key `_auto` issued, in order (for instances)
         self.input_override = input_override
@@ -163,7 +162,6 @@ class Elaborator:
                 return None
         node = Node("input", INPUT_OP, Attrs(()), (), tuple(shape), decl.span)
         self.nodes.append(node)
-        self.names_taken.add("input")
         return Tensor("input", node.shape, decl.span)
 
     # ---- statements

@@ -27,6 +27,8 @@ class BatchNorm(OpDef):
     def from_module(self, m: Any) -> dict[str, Any]:
         if not m.track_running_stats:
             raise ValueError("batchnorm without running statistics has no op")
+        if m.momentum is None:
+            raise ValueError("batchnorm with momentum=None (a cumulative average) has no op")
         return {"eps": m.eps, "momentum": m.momentum, "affine": m.affine}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:

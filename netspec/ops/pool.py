@@ -92,6 +92,8 @@ class MaxPool(_WindowPool):
     def from_module(self, m: Any) -> dict[str, Any]:
         if set(m.dilation if isinstance(m.dilation, tuple) else (m.dilation,)) != {1}:
             raise ValueError("a dilated max pool has no op")
+        if m.return_indices:
+            raise ValueError("a max pool that returns its indices has no op")
         return super().from_module(m)
 
     def saved(self, a: Attrs, inputs: Sequence[Shape], output: Shape, inplace: bool = False) -> Saved:
@@ -134,6 +136,8 @@ class _AdaptivePool(OpDef):
     def from_module(self, m: Any) -> dict[str, Any]:
         if m.output_size is None or None in (m.output_size if isinstance(m.output_size, tuple) else ()):
             raise ValueError("an output size of None (keep that axis) has no op")
+        if getattr(m, "return_indices", False):
+            raise ValueError("a max pool that returns its indices has no op")
         return {"size": m.output_size}
 
     def validate(self, v: dict[str, Any], inputs: Sequence[Shape]) -> None:

@@ -20,7 +20,6 @@ class MemoryProfile:
 
     points: list[Point]
     peak: int  # index into points
-    is_liveness: bool  # True: bytes alive at each step (inference peak); False: each layer's own output
     peak_bytes: int
     scale: MemoryScale = MemoryScale()  # the batch and element type of the bytes
 
@@ -91,19 +90,16 @@ def memory_profile(analysis: Any, scale: MemoryScale = MemoryScale()) -> MemoryP
     graph: Graph = analysis.graph
     inference = analysis.inference_memory(scale.batch, scale.dtype)
     live = inference.live_bytes
-    points = [Point(n.name, live[n.name], f"layer-{n.name}") for n in graph.nodes if n.name in live]
+    points = [Point(name, live[name], f"layer-{name}") for name in graph.liveness.order if name in live]
     names = [p.name for p in points]
     peak = names.index(inference.peak_layer) if inference.peak_layer in names else \
         max(range(len(points)), key=lambda i: points[i].value)
-    return MemoryProfile(points, peak, True, inference.peak_bytes, scale)
+    return MemoryProfile(points, peak, inference.peak_bytes, scale)
 
 
 def memory_chart(profile: MemoryProfile) -> str:
     per = "per sample" if profile.scale.batch == 1 else f"batch of {profile.scale.batch}"
-    if profile.is_liveness:
-        title, label = f"Activation memory alive at each step (inference, {per}, {profile.scale.dtype})", "inference peak"
-    else:
-        title, label = f"Size of each layer's output along the depth ({per}, {profile.scale.dtype})", "largest activation"
+    title, label = f"Activation memory alive at each step (inference, {per}, {profile.scale.dtype})", "inference peak"
     return depth_profile(profile.points, title=title, describe=megabytes, color=MEMORY_COLOR,
                          mark=profile.peak, mark_label=label)
 

@@ -22,8 +22,7 @@ class IndexEntry:
     input_shape: str
     params: int
     macs: int
-    memory_bytes: int  # peak (liveness) or largest single activation, see `memory_is_peak`
-    memory_is_peak: bool
+    memory_bytes: int  # the inference peak (liveness)
     activation_bytes: int  # every layer's output summed
     depth: int
     rf: str  # receptive field at the output: a number of pixels, or "global (N)" with the last local field
@@ -54,7 +53,7 @@ def index_entry(analysis: Any, spec: str, href: str, scale: MemoryScale = Memory
     return IndexEntry(
         name=analysis.name, spec=spec, href=href, input_shape=fmt_shape(analysis.input_shape),
         params=analysis.totals.params, macs=analysis.totals.macs,
-        memory_bytes=profile.peak_bytes, memory_is_peak=profile.is_liveness,
+        memory_bytes=profile.peak_bytes,
         activation_bytes=scale.activation_bytes(analysis.totals.activations), depth=weight_depth(graph),
         rf=rf, rf_value=rf_value, layers=len(analysis.layers),
     )
@@ -63,16 +62,11 @@ def index_entry(analysis: Any, spec: str, href: str, scale: MemoryScale = Memory
 def render_index(entries: Sequence[IndexEntry], failures: Sequence[Failure] = (),
                  scale: MemoryScale = MemoryScale()) -> str:
     """The comparison page for the networks built together (and the specs that failed)."""
-    peak = bool(entries) and all(e.memory_is_peak for e in entries)
-    if peak:
-        bubbles = [Bubble(e.name, e.macs, e.params, e.memory_bytes, e.href) for e in entries]
-        memory = "peak inference memory"
-    else:
-        bubbles = [Bubble(e.name, e.macs, e.params, e.activation_bytes, e.href) for e in entries]
-        memory = "activation memory (all layers' outputs)"
+    bubbles = [Bubble(e.name, e.macs, e.params, e.memory_bytes, e.href) for e in entries]
+    memory = "peak inference memory"
     chart = bubble_chart(bubbles, memory) if entries else None
     return environment().get_template("index.html.j2").render(
-        entries=list(entries), failures=list(failures), chart=chart, memory_is_peak=peak, bubble_memory=memory,
+        entries=list(entries), failures=list(failures), chart=chart, bubble_memory=memory,
         scale=scale,
     )
 
