@@ -15,6 +15,17 @@ from tests.conftest import ROOT
 from tests.test_front_end_properties import mutated_sample, token_soup
 
 
+def setup_module():
+    """The fast loop reduces with compiled callbacks from a rule's first reduction here (not
+    after COMPILE_AFTER), so that every text below compares them with lark's general ones."""
+    global _compile_after
+    _compile_after, parser.COMPILE_AFTER = parser.COMPILE_AFTER, 1
+
+
+def teardown_module():
+    parser.COMPILE_AFTER = _compile_after
+
+
 def both_loops(text: str):
     """(fast loop's AST or None, lark loop's AST or the exception it raised), each loop's tokens
     checked against the other's: the fast loop lexes and indents on its own (`_FastLoop.tokens`)."""
