@@ -157,3 +157,17 @@ def test_every_rule_compiled_as_the_general_callback_reduces():
     finally:
         parser._builder.reset(building)
     assert compared > 200
+
+
+def test_a_lark_without_the_internals_the_fast_loop_reads_parses_with_its_own_loop(monkeypatch):
+    text = (ROOT / "specs" / "resnet50.net").read_text()
+    expected = parser.parse(text, "resnet50.net")
+    parser._fast_parser.cache_clear()
+    monkeypatch.setattr(parser._FastLoop, "__init__", lambda self, lark: (_ for _ in ()).throw(AttributeError("_parse_table")))
+    try:
+        assert parser._fast_parser() is None
+        parser.clear_cache()
+        assert repr(parser.parse(text, "resnet50.net")) == repr(expected)  # lark's own loop: the same AST, span by span
+    finally:
+        parser._fast_parser.cache_clear()
+        parser.clear_cache()

@@ -50,8 +50,13 @@ def _lark() -> Lark:
 
 
 @functools.lru_cache(maxsize=1)
-def _fast_parser() -> "_FastLoop":
-    return _FastLoop(_lark())
+def _fast_parser() -> "_FastLoop | None":
+    """The fast loop, or None if this lark's internals are not the ones it reads (lark's own
+    loop then parses everything: slower, never wrong)."""
+    try:
+        return _FastLoop(_lark())
+    except Exception:  # noqa: BLE001 - any change inside lark: fall back to its public loop
+        return None
 
 
 COMPILE_AFTER = 200  # reductions of a rule by its general callback before the fast loop compiles one
@@ -146,7 +151,6 @@ class _FastLoop:
                             children = []
                         values.append(callback(children))
                     states.append(actions[states[-1]][goto][0])
-            end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
             while True:
                 action = actions[states[-1]]["$END"]
                 if action.__class__ is list:
@@ -282,7 +286,8 @@ def _parse(text: str, name: str) -> ast.Spec:
     padded = text if text.endswith("\n") else text + "\n"
     building = _builder.set(_ToAst(source))
     try:
-        built = _fast_parser().parse(padded)
+        fast = _fast_parser()
+        built = fast.parse(padded) if fast is not None else None
         if built is None:  # a mistake somewhere: lark's own loop parses again and says what it is
             built = _lark().parse(padded)
         return built.value
