@@ -172,9 +172,10 @@ def _scaling(results: dict) -> list[str]:
         "Whole processes. *chain*: conv+relu pairs written line by line; *repeat*: the same network "
         "from nested `repeat`s (a few lines); *wide*: modules of a concat of 8 one-conv branches and a "
         "1×1 conv, written out. The growth exponent k (time ∝ layers^k, least squares on log-log) is fitted "
-        "to the CPU time (user + system, which other work on the machine disturbs least) minus the startup "
+        "to the CPU time (user + system, which other work on the machine disturbs least) of each size's fastest run minus the fastest startup "
         f"of an empty spec ({_t(s)} wall"
         + (f", {human_seconds(s['cpu_s'])} CPU" if "cpu_s" in s else "")
+        + (f", fastest {human_seconds(s['cpu_min_s'])} CPU" if "cpu_min_s" in s else "")
         + f", {s['peak_rss_mb']:.0f} MB); memory is the process's peak resident set.",
         "",
         "| shape | layers | lines | wall time | CPU time | peak memory |",
@@ -182,7 +183,8 @@ def _scaling(results: dict) -> list[str]:
     ]
     for shape, data in results["shapes"].items():
         for r in data["rows"]:
-            out.append(f"| {shape} | {r['layers']:,} | {r['lines']:,} | {_t(r)} | {human_seconds(r['cpu_s'])} | {r['peak_rss_mb']:.0f} MB |")
+            fastest = f" (fastest {human_seconds(r['cpu_min_s'])})" if "cpu_min_s" in r else ""
+            out.append(f"| {shape} | {r['layers']:,} | {r['lines']:,} | {_t(r)} | {human_seconds(r['cpu_s'])}{fastest} | {r['peak_rss_mb']:.0f} MB |")
     out.append("")
     for shape, data in results["shapes"].items():
         for r in data.get("skipped", []):
