@@ -1,4 +1,4 @@
-"""The parser's own LALR loop (netspec/syntax/parser.py, `_FastLoop`) builds exactly what lark's loop builds.
+"""The parser's own LALR loop (netspec/syntax/fast_loop.py, `FastLoop`) builds exactly what lark's loop builds.
 
 Differential: each text is parsed by both loops over the same tables and callbacks. On a valid
 text both give equal ASTs (every node and span); on an invalid one the fast loop gives up
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from lark import UnexpectedInput
 
 from netspec.errors import Source
-from netspec.syntax import parser
+from netspec.syntax import fast_loop, parser, reductions
 from tests.conftest import ROOT
 from tests.test_front_end_properties import mutated_sample, token_soup
 
@@ -19,32 +19,32 @@ def setup_module():
     """The fast loop reduces with compiled callbacks from a rule's first reduction here (not
     after COMPILE_AFTER), so that every text below compares them with lark's general ones."""
     global _compile_after
-    _compile_after, parser.COMPILE_AFTER = parser.COMPILE_AFTER, 1
+    _compile_after, fast_loop.COMPILE_AFTER = fast_loop.COMPILE_AFTER, 1
 
 
 def teardown_module():
-    parser.COMPILE_AFTER = _compile_after
+    fast_loop.COMPILE_AFTER = _compile_after
 
 
 def both_loops(text: str):
     """(fast loop's AST or None, lark loop's AST or the exception it raised), each loop's tokens
-    checked against the other's: the fast loop lexes and indents on its own (`_FastLoop.tokens`)."""
+    checked against the other's: the fast loop lexes and indents on its own (`FastLoop.tokens`)."""
     text = text if text.endswith("\n") else text + "\n"
     results, source = [], Source("<t>", text)
-    fast, connector = parser._fast_parser(), parser._lark().parser.lexer
+    fast, connector = fast_loop.fast_parser(parser._lark()), parser._lark().parser.lexer
     fast_tokens, lark_tokens = [], []
     fast.tokens = lambda text, states: _recorded(type(fast).tokens(fast, text, states), fast_tokens)
     connector.lex = lambda *states: _recorded(type(connector).lex(connector, *states), lark_tokens)
     try:
         for run in (lambda: fast.parse(text), lambda: parser._lark().parse(text)):
-            building = parser._builder.set(parser._ToAst(source))
+            building = reductions.ast_builder.set(parser._ToAst(source))
             try:
                 built = run()
                 results.append(None if built is None else built.value)
             except (UnexpectedInput, parser._BadDedent) as error:
                 results.append(error)
             finally:
-                parser._builder.reset(building)
+                reductions.ast_builder.reset(building)
     finally:
         del fast.tokens, connector.lex
     if results[0] is not None:
@@ -135,17 +135,17 @@ def test_every_rule_compiled_as_the_general_callback_reduces():
             kind = next(kinds)
             value = [f"a{index}", f"b{index}"] if symbol.name.startswith("_") else f"v{index}"
             made.append(Token("NAME", f"n{index}", 0, *at) if kind == "token"
-                        else parser._Built(value, *(at if kind == "positioned" else (None, None, None, None))))
+                        else reductions.Built(value, *(at if kind == "positioned" else (None, None, None, None))))
         return made
 
     def outcome(result):
         return (result.value, result.line, result.column, result.end_line, result.end_column)
 
-    building = parser._builder.set(Recording())
+    building = reductions.ast_builder.set(Recording())
     compared = 0
     try:
         for rule in parser._lark().rules:
-            general, compiled = parser._rule_callback(rule, True), parser._compiled_callback(rule, True)
+            general, compiled = parser._rule_callback(rule, True), fast_loop.compiled_callback(rule, True)
             if compiled is None:
                 assert general is parser._pass_through
                 continue
@@ -155,19 +155,19 @@ def test_every_rule_compiled_as_the_general_callback_reduces():
                 assert outcome(compiled(children(rule, kinds))) == outcome(general(children(rule, kinds))), (rule, kinds)
                 compared += 1
     finally:
-        parser._builder.reset(building)
+        reductions.ast_builder.reset(building)
     assert compared > 200
 
 
 def test_a_lark_without_the_internals_the_fast_loop_reads_parses_with_its_own_loop(monkeypatch):
     text = (ROOT / "specs" / "resnet50.net").read_text()
     expected = parser.parse(text, "resnet50.net")
-    parser._fast_parser.cache_clear()
-    monkeypatch.setattr(parser._FastLoop, "__init__", lambda self, lark: (_ for _ in ()).throw(AttributeError("_parse_table")))
+    fast_loop.fast_parser.cache_clear()
+    monkeypatch.setattr(fast_loop.FastLoop, "__init__", lambda self, lark: (_ for _ in ()).throw(AttributeError("_parse_table")))
     try:
-        assert parser._fast_parser() is None
+        assert fast_loop.fast_parser(parser._lark()) is None
         parser.clear_cache()
         assert repr(parser.parse(text, "resnet50.net")) == repr(expected)  # lark's own loop: the same AST, span by span
     finally:
-        parser._fast_parser.cache_clear()
+        fast_loop.fast_parser.cache_clear()
         parser.clear_cache()

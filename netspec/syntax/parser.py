@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from lark import Lark, Token, UnexpectedInput
 from lark.indenter import DedentError, Indenter
 
 from netspec.errors import Source, Span, SpecSyntaxError
 from netspec.syntax import ast
+from netspec.syntax.fast_loop import fast_parser
 from netspec.syntax.messages import point, syntax_error
+from netspec.syntax.reductions import Built, RulePlan, ast_builder
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "grammar.lark"
 
@@ -49,211 +50,6 @@ def _lark() -> Lark:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _fast_parser() -> "_FastLoop | None":
-    """The fast loop, or None if this lark's internals are not the ones it reads (lark's own
-    loop then parses everything: slower, never wrong)."""
-    try:
-        return _FastLoop(_lark())
-    except Exception:  # noqa: BLE001 - any change inside lark: fall back to its public loop
-        return None
-
-
-COMPILE_AFTER = 200  # reductions of a rule by its general callback before the fast loop compiles one
-
-
-class _FastLoop:
-    """lark's LALR loop over lark's own tables, lexer and callbacks, specialized for speed.
-
-    lark's `ParserState.feed_token` is generic: per reduction it compares and hashes a rule
-    object (Python-level `__eq__`/`__hash__`) and calls a callback even for rules that only
-    pass their one child through (`?sum: product`: about half of all reductions). Here each
-    state's actions are compiled once into shift targets or (size, callback, goto symbol),
-    with pass-through rules as no callback at all and each other rule's callback written out
-    for that rule (`_compiled_callback`). Tokens come from `tokens`, lark's lexer and our
-    indenter in one generator. It only parses: on any mistake in the text
-    it returns None, and lark's own loop parses the text again to raise its exact error.
-    """
-
-    def __init__(self, lark: Lark):
-        from lark.parsers.lalr_analysis import Shift
-        from lark.parsers.lalr_parser_state import ParseConf
-
-        self.frontend = lark.parser
-        table = self.frontend.parser._parse_table
-        callbacks = self.frontend.parser.parser.callbacks
-        self.conf = ParseConf(table, callbacks, self.frontend._verify_start(None))
-        self.end_state = self.conf.end_state
-        self.token_callbacks = {name: callback for name, callback in callbacks.items() if isinstance(name, str)}
-        self.placeholders = lark.options.maybe_placeholders
-        self.actions: dict[Any, dict[str, Any]] = {}
-        self.reductions: dict[Any, list[tuple[dict, str]]] = {}  # per rule: where its action is
-        stand_ins: dict[Any, Any] = {}  # per rule: None for a pass-through rule
-        for state, row in table.states.items():
-            compiled: dict[str, Any] = {}
-            for symbol, (action, arg) in row.items():
-                if action is Shift:
-                    compiled[symbol] = [arg]  # a list: a shift; a tuple: a reduction
-                else:
-                    if arg not in stand_ins:
-                        passes = _RulePlan(arg, self.placeholders).passes_through
-                        stand_ins[arg] = None if passes else self._compile_when_used(arg, callbacks[arg])
-                    compiled[symbol] = (len(arg.expansion), stand_ins[arg], arg.origin.name)
-                    if stand_ins[arg] is not None:
-                        self.reductions.setdefault(arg, []).append((compiled, symbol))
-            self.actions[state] = compiled
-        self.state_lexers = self.frontend.lexer.lexer.lexers  # the contextual lexer's, per parser state
-        self.scanners: dict[int, tuple] = {}  # per parser state, filled as states are reached (lark builds scanners lazily)
-
-    def _compile_when_used(self, rule, general: Callable[[list], _Built]) -> Callable[[list], _Built]:
-        """A stand-in that reduces with the rule's general callback until the rule has been
-        reduced COMPILE_AFTER times, then puts the rule's compiled callback in its place.
-        Compiling one takes about 70 µs, what 200 reductions save; a small spec reduces
-        most rules a few times only (compiling at the first reduction made `check
-        resnet50.net` 5 ms slower)."""
-        reductions = 0
-
-        def stand_in(children: list) -> _Built:
-            nonlocal reductions
-            reductions += 1
-            if reductions < COMPILE_AFTER:
-                return general(children)
-            callback = _compiled_callback(rule, self.placeholders)
-            for row, symbol in self.reductions[rule]:
-                row[symbol] = (row[symbol][0], callback, row[symbol][2])
-            return callback(children)
-
-        return stand_in
-
-    def parse(self, text: str) -> Any:
-        states: list = [self.conf.start_state]
-        values: list = []
-        actions, token_callbacks = self.actions, self.token_callbacks
-        token = None
-        try:
-            for token in self.tokens(text, states):
-                kind = token.type
-                while True:
-                    action = actions[states[-1]][kind]
-                    if action.__class__ is list:
-                        states.append(action[0])
-                        values.append(token_callbacks[kind](token) if kind in token_callbacks else token)
-                        break
-                    size, callback, goto = action
-                    if callback is None:  # the child is the result: it stays where it is
-                        del states[-1]
-                    else:
-                        if size:
-                            children = values[-size:]
-                            del values[-size:]
-                            del states[-size:]
-                        else:
-                            children = []
-                        values.append(callback(children))
-                    states.append(actions[states[-1]][goto][0])
-            while True:
-                action = actions[states[-1]]["$END"]
-                if action.__class__ is list:
-                    return None
-                size, callback, goto = action
-                if callback is None:
-                    del states[-1]
-                else:
-                    if size:
-                        children = values[-size:]
-                        del values[-size:]
-                        del states[-size:]
-                    else:
-                        children = []
-                    values.append(callback(children))
-                states.append(actions[states[-1]][goto][0])
-                if states[-1] == self.end_state:
-                    return values[-1]
-        except Exception:  # noqa: BLE001 - any mistake: lark's loop parses again and raises its own error
-            return None
-
-    def tokens(self, text: str, states: list) -> Iterator[Token]:
-        """lark's contextual lexer followed by `_SpecIndenter`, as one generator: the same tokens
-        (types, values, positions), with the lexer chosen by the parser's state when each token is
-        lexed, as lark's is. Stacking lark's generators and per-token method calls cost about a
-        fifth of a parse. On text either of them would reject it raises, and the parse gives up."""
-        state_lexers, scanners = self.state_lexers, self.scanners
-        new_string = str.__new__
-        nl_type, tab_len = _SpecIndenter.NL_type, _SpecIndenter.tab_len
-        opening, closing = _SpecIndenter.OPEN_PAREN_types, _SpecIndenter.CLOSE_PAREN_types
-        indent_levels, paren_level = [0], 0
-        position, line, line_start, end = 0, 1, 0, len(text)
-        token = None
-        while position < end:
-            scanner = scanners.get(states[-1])
-            if scanner is None:
-                lexer = state_lexers[states[-1]]
-                scanner = scanners[states[-1]] = (
-                    lexer.scanner._mres, lexer.callback, lexer.ignore_types, lexer.newline_types)
-            patterns, callbacks, ignored_kinds, newline_kinds = scanner
-            for pattern in patterns:
-                match = pattern.match(text, position)
-                if match:
-                    break
-            else:
-                raise _GiveUp
-            value, kind = match.group(0), match.lastgroup
-            ignored = kind in ignored_kinds
-            start, column = position, position - line_start + 1
-            if kind in newline_kinds:
-                newlines = value.count("\n")
-                if newlines:
-                    line_start = position + value.rindex("\n") + 1
-            else:
-                newlines = 0
-            position += len(value)
-            if ignored and kind not in callbacks:
-                if newlines:
-                    line += newlines
-                continue
-            current = new_string(Token, value)  # what `Token(...)` does, without its argument juggling
-            current.type, current.value, current.start_pos, current.line, current.column = kind, value, start, line, column
-            if newlines:  # else `line` stays the same int object: the spans share it (10 MB on 100,000 lines)
-                line += newlines
-            current.end_line, current.end_column, current.end_pos = line, position - line_start + 1, position
-            if kind in callbacks:
-                current = callbacks[kind](current)
-            if ignored:
-                continue
-            token = current
-            kind = token.type
-            if kind == nl_type:
-                if paren_level == 0:
-                    yield token
-                    indent_text = token.rsplit("\n", 1)[1]
-                    indent = indent_text.count(" ") + indent_text.count("\t") * tab_len
-                    if indent > indent_levels[-1]:
-                        indent_levels.append(indent)
-                        yield Token.new_borrow_pos(_SpecIndenter.INDENT_type, indent_text, token)
-                    else:
-                        while indent < indent_levels[-1]:
-                            indent_levels.pop()
-                            yield Token.new_borrow_pos(_SpecIndenter.DEDENT_type, indent_text, token)
-                        if indent != indent_levels[-1]:
-                            raise _GiveUp
-            else:
-                yield token
-            if kind in opening:
-                paren_level += 1
-            elif kind in closing:
-                paren_level -= 1
-                if paren_level < 0:
-                    raise _GiveUp
-        while len(indent_levels) > 1:
-            indent_levels.pop()
-            yield (Token.new_borrow_pos(_SpecIndenter.DEDENT_type, "", token) if token
-                   else Token(_SpecIndenter.DEDENT_type, "", 0, 0, 0, 0, 0, 0))
-
-
-class _GiveUp(Exception):
-    """The fast loop met something it leaves to lark's loop (which then raises the error)."""
-
-
 # Parses are cached in-process, keyed by the text itself and the name it is shown under: the
 # AST depends on nothing else and is immutable, so a cached result can never be stale.
 # Analysing variants of one spec (`--set`, a report of several networks, a benchmark's
@@ -284,9 +80,9 @@ def clear_cache() -> None:
 def _parse(text: str, name: str) -> ast.Spec:
     source = Source(name, text)
     padded = text if text.endswith("\n") else text + "\n"
-    building = _builder.set(_ToAst(source))
+    building = ast_builder.set(_ToAst(source))
     try:
-        fast = _fast_parser()
+        fast = fast_parser(_lark())
         built = fast.parse(padded) if fast is not None else None
         if built is None:  # a mistake somewhere: lark's own loop parses again and says what it is
             built = _lark().parse(padded)
@@ -303,7 +99,7 @@ def _parse(text: str, name: str) -> ast.Spec:
             point(source, line, 1 + indent, max(1, len(source.line(line).strip()))),
         ) from None
     finally:
-        _builder.reset(building)
+        ast_builder.reset(building)
 
 
 def parse_file(path: str | Path, shown_as: str | None = None) -> ast.Spec:
@@ -333,19 +129,6 @@ def parse_file(path: str | Path, shown_as: str | None = None) -> ast.Spec:
 # and calls the method of `_ToAst` named after the rule or its alias.
 
 
-class _Built:
-    """A rule's result on the parser's value stack, with the span of the text it covers."""
-
-    __slots__ = ("value", "line", "column", "end_line", "end_column")
-
-    def __init__(self, value: Any, line: int | None, column: int, end_line: int, end_column: int):
-        self.value = value
-        self.line = line  # None when the rule matched no text
-        self.column = column
-        self.end_line = end_line
-        self.end_column = end_column
-
-
 class _ReducingLark(Lark):
     """A LALR `Lark` whose reductions build netspec's AST directly (see `_rule_callback`)."""
 
@@ -353,46 +136,16 @@ class _ReducingLark(Lark):
         self._callbacks = {rule: _rule_callback(rule, self.options.maybe_placeholders) for rule in self.rules}
 
 
-_builder: ContextVar["_ToAst"] = ContextVar("netspec_ast_builder")  # the parse in progress, per thread
-
-
-class _RulePlan:
-    """What a rule's callback does with its children, worked out once from the rule."""
-
-    def __init__(self, rule, placeholders: bool):
-        expansion = rule.expansion
-        empty = rule.options.empty_indices if placeholders else ()
-        if empty:  # where `[x]` left out an optional part: how many Nones go before each symbol
-            nones = [len(ones) for ones in "".join(str(int(b)) for b in empty).split("0")]
-        else:
-            nones = [0] * (len(expansion) + 1)
-        keep_all = rule.options.keep_all_tokens
-        self.terminals = [symbol.is_term for symbol in expansion]
-        self.kept: list[tuple[int, bool, int]] = []  # (index, splice a helper rule's children, Nones before)
-        pending = 0
-        for index, symbol in enumerate(expansion):
-            pending += nones[index]
-            if keep_all or not (symbol.is_term and symbol.filter_out):
-                self.kept.append((index, not symbol.is_term and symbol.name.startswith("_"), pending))
-                pending = 0
-        self.trailing = pending + nones[len(expansion)]
-        self.helper = rule.origin.name.startswith("_")
-        self.inline_single = bool(rule.options.expand1) and not rule.alias
-        self.method = None if self.helper else rule.alias or rule.options.template_source or rule.origin.name
-        self.passes_through = (  # `?sum: product` and the like: the child is the result, span and all
-            self.inline_single and self.kept == [(0, False, 0)] and not self.trailing and len(expansion) == 1)
-
-
-def _rule_callback(rule, placeholders: bool) -> Callable[[list], _Built]:
-    plan = _RulePlan(rule, placeholders)
+def _rule_callback(rule, placeholders: bool) -> Callable[[list], Built]:
+    plan = RulePlan(rule, placeholders)
     if plan.passes_through:
         return _pass_through
     kept, trailing, helper, inline_single, method = plan.kept, plan.trailing, plan.helper, plan.inline_single, plan.method
 
-    def callback(children: list) -> _Built:
+    def callback(children: list) -> Built:
         line = column = end_line = end_column = None
         for child in children:
-            if child.__class__ is _Built:
+            if child.__class__ is Built:
                 if child.line is not None:
                     line, column = child.line, child.column
                     break
@@ -401,7 +154,7 @@ def _rule_callback(rule, placeholders: bool) -> Callable[[list], _Built]:
                 break
         if line is not None:
             for child in reversed(children):
-                if child.__class__ is _Built:
+                if child.__class__ is Built:
                     if child.line is not None:
                         end_line, end_column = child.end_line, child.end_column
                         break
@@ -419,15 +172,15 @@ def _rule_callback(rule, placeholders: bool) -> Callable[[list], _Built]:
                 else:  # left recursion: reuse the list (LALR never shares it)
                     values = child.value
             else:
-                values.append(child.value if child.__class__ is _Built else child)
+                values.append(child.value if child.__class__ is Built else child)
         if trailing:
             values += [None] * trailing
         if helper:
-            return _Built(values, line, column, end_line, end_column)
+            return Built(values, line, column, end_line, end_column)
         if inline_single and len(values) == 1:
-            return _Built(values[0], line, column, end_line, end_column)
-        built = _Built(None, line, column, end_line, end_column)
-        built.value = getattr(_builder.get(), method)(built, values)
+            return Built(values[0], line, column, end_line, end_column)
+        built = Built(None, line, column, end_line, end_column)
+        built.value = getattr(ast_builder.get(), method)(built, values)
         return built
 
     return callback
@@ -435,71 +188,6 @@ def _rule_callback(rule, placeholders: bool) -> Callable[[list], _Built]:
 
 def _pass_through(children: list) -> Any:
     return children[0]
-
-
-def _compiled_callback(rule, placeholders: bool) -> Callable[[list], _Built] | None:
-    """`_rule_callback`'s callback for the fast loop, written out for this one rule (None for a
-    pass-through rule). What the general callback finds by looping over its children at every
-    reduction is known here from the rule: which children are tokens (always positioned), which
-    are dropped, where Nones go. Straight-line code saves about a third of a reduction.
-    `tests/test_parser_loop.py` checks it against the general one, which lark's loop uses."""
-    plan = _RulePlan(rule, placeholders)
-    if plan.passes_through:
-        return None
-    size = len(plan.terminals)
-
-    def positioned(index: int) -> str:  # a token, or a rule's result that matched some text
-        return "True" if plan.terminals[index] else f"c{index}.line is not None or c{index}.__class__ is not _Built"
-
-    lines = ["def callback(children):"]
-    if size:
-        lines.append(f"    {''.join(f'c{i}, ' for i in range(size))}= children")
-    branches = [(positioned(i), f"line, column = c{i}.line, c{i}.column") for i in range(size)]
-    branches += [("True", "line = column = None")]
-    lines += _if_chain(branches)
-    ends = [("line is None", "end_line = end_column = None")]
-    ends += [(positioned(i), f"end_line, end_column = c{i}.end_line, c{i}.end_column") for i in reversed(range(size))]
-    lines += _if_chain(ends + [("True", "end_line = end_column = None")])
-    first = True
-    for index, splice, add_none in plan.kept:
-        if add_none:
-            lines.append(f"    values {'=' if first else '+='} [None] * {add_none}")
-            first = False
-        if splice:
-            if first:  # left recursion: reuse the list, as the general callback does
-                lines.append(f"    values = c{index}.value")
-            else:
-                lines += ["    if values:", f"        values += c{index}.value", "    else:", f"        values = c{index}.value"]
-        else:
-            value = f"c{index}" if plan.terminals[index] else f"(c{index}.value if c{index}.__class__ is _Built else c{index})"
-            lines.append(f"    values = [{value}]" if first else f"    values.append({value})")
-        first = False
-    if first:
-        lines.append("    values = []")
-    if plan.trailing:
-        lines.append(f"    values += [None] * {plan.trailing}")
-    if plan.helper:
-        lines.append("    return _Built(values, line, column, end_line, end_column)")
-    else:
-        if plan.inline_single:
-            lines.append("    if len(values) == 1:\n        return _Built(values[0], line, column, end_line, end_column)")
-        lines.append("    built = _Built(None, line, column, end_line, end_column)")
-        lines.append(f"    built.value = getattr(_builder.get(), {plan.method!r})(built, values)")
-        lines.append("    return built")
-    namespace = {"_Built": _Built, "_builder": _builder}
-    exec("\n".join(lines) + "\n", namespace)  # noqa: S102 - made from the grammar's rule shapes only
-    return namespace["callback"]
-
-
-def _if_chain(branches: list[tuple[str, str]]) -> list[str]:
-    """`if a: x / elif b: y / else: z` from (condition, statement) pairs, up to the first that always holds."""
-    lines = []
-    for condition, statement in branches:
-        if condition == "True":
-            lines += ["    else:", f"        {statement}"] if lines else [f"    {statement}"]
-            break
-        lines += [f"    {'elif' if lines else 'if'} {condition}:", f"        {statement}"]
-    return lines
 
 
 class _ToAst:
