@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Any, Callable, Iterator
 
 from lark import Lark, Token
@@ -18,6 +19,8 @@ def fast_parser(lark: Lark) -> FastLoop | None:
     except Exception:  # noqa: BLE001 - any change inside lark: fall back to its public loop
         return None
 
+
+END = Token("$END", "")  # the end of input, as the parse table names it
 
 COMPILE_AFTER = 200  # reductions of a rule by its general callback before the fast loop compiles one
 
@@ -89,10 +92,11 @@ class FastLoop:
     def parse(self, text: str) -> Any:
         states: list = [self.conf.start_state]
         values: list = []
-        actions, token_callbacks = self.actions, self.token_callbacks
-        token = None
+        actions, token_callbacks, end_state = self.actions, self.token_callbacks, self.end_state
         try:
-            for token in self.tokens(text, states):
+            # the end of input is one more token: reducing on it reaches the end state (accept);
+            # any other outcome (an error, or a shift of `$END`) falls out of the loop below
+            for token in itertools.chain(self.tokens(text, states), (END,)):
                 kind = token.type
                 while True:
                     action = actions[states[-1]][kind]
@@ -112,24 +116,9 @@ class FastLoop:
                             children = []
                         values.append(callback(children))
                     states.append(actions[states[-1]][goto][0])
-            while True:
-                action = actions[states[-1]]["$END"]
-                if action.__class__ is list:
-                    return None
-                size, callback, goto = action
-                if callback is None:
-                    del states[-1]
-                else:
-                    if size:
-                        children = values[-size:]
-                        del values[-size:]
-                        del states[-size:]
-                    else:
-                        children = []
-                    values.append(callback(children))
-                states.append(actions[states[-1]][goto][0])
-                if states[-1] == self.end_state:
-                    return values[-1]
+                    if states[-1] == end_state and kind == "$END":  # accept, as lark does
+                        return values[-1]
+            return None
         except Exception:  # noqa: BLE001 - any mistake: lark's loop parses again and raises its own error
             return None
 
